@@ -1,0 +1,1 @@
+"""Active learning: model, STeW loss, uncertainty, clustering, selection, rounds."""

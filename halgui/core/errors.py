@@ -1,0 +1,42 @@
+"""The error types that core raises: each names the file and the problem.
+
+The CLI prints ``str(error)`` as one line and exits 2; the GUI shows it in a dialog. Neither ever
+shows a traceback for these, so every message must stand on its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class HalguiError(Exception):
+    """Base of every error halgui reports to a user (as opposed to a bug)."""
+
+
+class FileProblem(HalguiError):
+    """A problem with one file: the message starts with the path."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ProjectError(FileProblem):
+    """The project folder or its database cannot be used as asked (and was not changed)."""
+
+
+class VideoError(FileProblem):
+    """A video is missing, corrupt, truncated or in a format that cannot be decoded."""
+
+
+class FormatError(FileProblem):
+    """An import file is malformed; the reason names the line or field."""
+
+
+class BoxError(HalguiError):
+    """A box that cannot exist (empty after clipping to the frame, or not finite)."""
+
+
+class Cancelled(HalguiError):
+    """Long work stopped because its cancel flag was set; nothing was written."""

@@ -1,0 +1,1 @@
+"""Dataset import and export, one module per format."""

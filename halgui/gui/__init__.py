@@ -1,0 +1,1 @@
+"""The PySide6 desktop application: views over core objects."""
