@@ -1,0 +1,494 @@
+"""The project store: a folder with an SQLite database (WAL mode) and regenerable caches.
+
+Layout of a project folder::
+
+    project.halgui   the database: videos, classes, tracks, keyframes, labeled frames, rounds
+    cache/           decoded clip caches and thumbnails (can be deleted; rebuilt when needed)
+    models/          checkpoints, one per round
+    exports/         default destination of exports
+
+Every edit method is one transaction, committed before it returns (``synchronous=FULL``), so an
+edit the GUI shows as done survives a crash or a kill. Long readers (training, export) take a
+:meth:`Project.snapshot`: a separate connection reads one consistent state while edits go on.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from halgui.core import schema
+from halgui.core.annotations import Box, Keyframe, Source, Track
+from halgui.core.errors import ProjectError
+
+DB_NAME = "project.halgui"
+SUBFOLDERS = ("cache", "models", "exports")
+SPLITS = ("train", "val", "test")
+
+#: Colours given to new classes in turn when none is chosen (Tableau 10, distinct and readable).
+DEFAULT_COLORS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """A video of the project; ``path`` is absolute, or None until an annotation-only video is
+    linked to its file."""
+
+    id: int
+    name: str
+    path: Path | None
+    size: int | None
+    hash: str | None
+    width: int
+    height: int
+    fps: float
+    n_frames: int
+    kind: str
+    split: str
+
+
+@dataclass(frozen=True)
+class ClassRecord:
+    id: int
+    name: str
+    color: str
+    shortcut: str | None
+
+
+@dataclass(frozen=True)
+class LabelSnapshot:
+    """All labels of a project as they were at one instant; what a round or an export reads."""
+
+    videos: tuple[VideoRecord, ...]
+    classes: tuple[ClassRecord, ...]
+    tracks: dict[int, tuple[Track, ...]]
+    labeled: dict[int, frozenset[int]]
+
+
+class Project:
+    """An open project. Create with :meth:`create`, open with :meth:`open`."""
+
+    def __init__(self, folder: Path, conn: sqlite3.Connection) -> None:
+        self.folder = folder
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    # ------------------------------------------------------------------ opening and closing
+    @property
+    def db_path(self) -> Path:
+        return self.folder / DB_NAME
+
+    @classmethod
+    def create(cls, folder: str | Path) -> Project:
+        """Make a new project in ``folder`` (created if needed; must not hold a project)."""
+        folder = Path(folder).resolve()
+        if (folder / DB_NAME).exists():
+            raise ProjectError(folder, "already holds a halgui project; open it instead")
+        if folder.exists() and not folder.is_dir():
+            raise ProjectError(folder, "is a file, not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for sub in SUBFOLDERS:
+                (folder / sub).mkdir(exist_ok=True)
+        except OSError as exc:
+            reason = f"cannot create the project folder ({exc.strerror})"
+            raise ProjectError(folder, reason) from exc
+        conn = _connect(folder / DB_NAME)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        schema.create(conn)
+        conn.execute("COMMIT")
+        return cls(folder, conn)
+
+    @classmethod
+    def open(cls, folder: str | Path) -> Project:
+        """Open an existing project; refuse (changing nothing) anything that is not one."""
+        folder = Path(folder).resolve()
+        db = folder / DB_NAME
+        if not folder.is_dir():
+            raise ProjectError(folder, "no such project folder")
+        if not db.is_file():
+            raise ProjectError(folder, f"is not a halgui project (no {DB_NAME} in it)")
+        version = _check_database(db)
+        conn = _connect(db)
+        if version < schema.SCHEMA_VERSION:
+            schema.migrate(conn, version)
+        for sub in SUBFOLDERS:
+            (folder / sub).mkdir(exist_ok=True)
+        return cls(folder, conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; nested calls join the outer one (an import is one transaction)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _query(self, sql: str, args: Iterable[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(args)).fetchall()
+
+    # ------------------------------------------------------------------ videos
+    def add_video(
+        self,
+        name: str,
+        *,
+        path: str | Path | None,
+        width: int,
+        height: int,
+        n_frames: int,
+        fps: float = 25.0,
+        size: int | None = None,
+        hash: str | None = None,
+        kind: str = "file",
+        split: str = "train",
+    ) -> int:
+        """Record a video (probing it is the caller's job, see :mod:`halgui.core.ingest`)."""
+        _check_split(split)
+        stored = self._store_path(path) if path is not None else None
+        try:
+            with self.transaction() as c:
+                cur = c.execute(
+                    "INSERT INTO videos (name, path, size, hash, width, height, fps, n_frames,"
+                    " kind, split) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (name, stored, size, hash, width, height, fps, n_frames, kind, split),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise ProjectError(self.folder, f"cannot add video {name!r}: {_why(exc)}") from exc
+        return int(cur.lastrowid)
+
+    def videos(self) -> list[VideoRecord]:
+        return [self._video(r) for r in self._query("SELECT * FROM videos ORDER BY id")]
+
+    def video(self, video_id: int) -> VideoRecord:
+        rows = self._query("SELECT * FROM videos WHERE id = ?", (video_id,))
+        if not rows:
+            raise ProjectError(self.db_path, f"no video with id {video_id}")
+        return self._video(rows[0])
+
+    def video_by_name(self, name: str) -> VideoRecord | None:
+        rows = self._query("SELECT * FROM videos WHERE name = ?", (name,))
+        return self._video(rows[0]) if rows else None
+
+    def link_video(self, video_id: int, path: str | Path, size: int, hash: str) -> None:
+        """Point a video at a (moved or newly found) file; the caller checked it matches."""
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE videos SET path = ?, size = ?, hash = ? WHERE id = ?",
+                (self._store_path(path), size, hash, video_id),
+            )
+
+    def set_split(self, video_id: int, split: str) -> None:
+        _check_split(split)
+        with self.transaction() as c:
+            c.execute("UPDATE videos SET split = ? WHERE id = ?", (split, video_id))
+
+    def _store_path(self, path: str | Path) -> str:
+        path = Path(path).resolve()
+        try:
+            return path.relative_to(self.folder).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _video(self, row: sqlite3.Row) -> VideoRecord:
+        path = None if row["path"] is None else self.folder / row["path"]
+        return VideoRecord(
+            id=row["id"], name=row["name"], path=path, size=row["size"], hash=row["hash"],
+            width=row["width"], height=row["height"], fps=row["fps"], n_frames=row["n_frames"],
+            kind=row["kind"], split=row["split"],
+        )
+
+    # ------------------------------------------------------------------ classes
+    def add_class(self, name: str, color: str | None = None, shortcut: str | None = None) -> int:
+        name = name.strip()
+        if not name:
+            raise ProjectError(self.db_path, "a class needs a non-empty name")
+        with self._lock:
+            count = self._conn.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
+            color = color or DEFAULT_COLORS[count % len(DEFAULT_COLORS)]
+            try:
+                with self.transaction() as c:
+                    cur = c.execute(
+                        "INSERT INTO classes (name, color, shortcut) VALUES (?,?,?)",
+                        (name, color, shortcut),
+                    )
+            except sqlite3.IntegrityError as exc:
+                raise ProjectError(self.db_path, f"cannot add class {name!r}: {_why(exc)}") from exc
+        return int(cur.lastrowid)
+
+    def classes(self) -> list[ClassRecord]:
+        return [
+            ClassRecord(r["id"], r["name"], r["color"], r["shortcut"])
+            for r in self._query("SELECT * FROM classes ORDER BY id")
+        ]
+
+    def class_by_name(self, name: str) -> ClassRecord | None:
+        return next((c for c in self.classes() if c.name == name), None)
+
+    # ------------------------------------------------------------------ tracks and keyframes
+    def add_track(self, video_id: int, class_id: int, actor: int | None = None) -> int:
+        """A new track; ``actor`` defaults to the next unused actor id of the video."""
+        with self.transaction() as c:
+            if actor is None:
+                actor = c.execute(
+                    "SELECT COALESCE(MAX(actor), 0) + 1 FROM tracks WHERE video_id = ?",
+                    (video_id,),
+                ).fetchone()[0]
+            try:
+                cur = c.execute(
+                    "INSERT INTO tracks (video_id, class_id, actor) VALUES (?,?,?)",
+                    (video_id, class_id, actor),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ProjectError(self.db_path, f"cannot add track: {_why(exc)}") from exc
+        return int(cur.lastrowid)
+
+    def set_track_class(self, track_id: int, class_id: int) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE tracks SET class_id = ? WHERE id = ?", (class_id, track_id))
+
+    def delete_track(self, track_id: int) -> Track:
+        """Delete a track and its keyframes; returns it whole so an undo can restore it."""
+        with self.transaction():
+            track = self.track(track_id)
+            self._conn.execute("DELETE FROM tracks WHERE id = ?", (track_id,))
+        return track
+
+    def restore_track(self, video_id: int, track: Track) -> int:
+        """Re-insert a deleted track (same id when free) with all its keyframes."""
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO tracks (id, video_id, class_id, actor) VALUES (?,?,?,?)",
+                (track.id, video_id, track.class_id, track.actor),
+            )
+            track_id = int(cur.lastrowid)
+            for kf in track.keyframes:
+                self.set_keyframe(track_id, kf.frame, kf.box, outside=kf.outside, source=kf.source)
+        return track_id
+
+    def track(self, track_id: int) -> Track:
+        rows = self._query("SELECT * FROM tracks WHERE id = ?", (track_id,))
+        if not rows:
+            raise ProjectError(self.db_path, f"no track with id {track_id}")
+        return self._track(rows[0], self.keyframes(track_id))
+
+    def tracks(self, video_id: int) -> list[Track]:
+        rows = self._query("SELECT * FROM tracks WHERE video_id = ? ORDER BY id", (video_id,))
+        return [self._track(r, self.keyframes(r["id"])) for r in rows]
+
+    def set_keyframe(
+        self,
+        track_id: int,
+        frame: int,
+        box: Box,
+        *,
+        outside: bool = False,
+        source: Source = "human",
+    ) -> Keyframe | None:
+        """Put a keyframe box on ``frame`` (replacing one there); returns what it replaced."""
+        kf = Keyframe(frame, box, outside, source)  # validates frame and source
+        with self.transaction() as c:
+            previous = self._keyframe(track_id, frame)
+            c.execute(
+                "INSERT INTO keyframes (track_id, frame, x1, y1, x2, y2, outside, source)"
+                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (track_id, frame) DO UPDATE SET"
+                " x1 = excluded.x1, y1 = excluded.y1, x2 = excluded.x2, y2 = excluded.y2,"
+                " outside = excluded.outside, source = excluded.source,"
+                " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (track_id, kf.frame, *kf.box.as_tuple(), int(kf.outside), kf.source),
+            )
+        return previous
+
+    def set_keyframes(self, track_id: int, keyframes: Iterable[Keyframe]) -> None:
+        """Put many keyframes on a track in one statement (imports); replaces any on those
+        frames."""
+        rows = [(track_id, k.frame, *k.box.as_tuple(), int(k.outside), k.source)
+                for k in keyframes]
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO keyframes (track_id, frame, x1, y1, x2, y2, outside,"
+                " source) VALUES (?,?,?,?,?,?,?,?)",
+                rows,
+            )
+
+    def delete_keyframe(self, track_id: int, frame: int) -> Keyframe | None:
+        """Remove a keyframe; returns it (None if there was none) so an undo can put it back."""
+        with self.transaction() as c:
+            previous = self._keyframe(track_id, frame)
+            c.execute("DELETE FROM keyframes WHERE track_id = ? AND frame = ?", (track_id, frame))
+        return previous
+
+    def keyframes(self, track_id: int) -> tuple[Keyframe, ...]:
+        rows = self._query(
+            "SELECT * FROM keyframes WHERE track_id = ? ORDER BY frame", (track_id,)
+        )
+        return tuple(_keyframe_row(r) for r in rows)
+
+    def _keyframe(self, track_id: int, frame: int) -> Keyframe | None:
+        rows = self._query(
+            "SELECT * FROM keyframes WHERE track_id = ? AND frame = ?", (track_id, frame)
+        )
+        return _keyframe_row(rows[0]) if rows else None
+
+    @staticmethod
+    def _track(row: sqlite3.Row, keyframes: tuple[Keyframe, ...]) -> Track:
+        return Track(class_id=row["class_id"], actor=row["actor"], keyframes=keyframes,
+                     id=row["id"])
+
+    # ------------------------------------------------------------------ labeled frames
+    def set_labeled(self, video_id: int, frames: Iterable[int], labeled: bool = True) -> None:
+        """Mark frames as finished by a person (or take the mark back)."""
+        frames = [int(f) for f in frames]
+        if any(f < 0 for f in frames):
+            raise ProjectError(self.db_path, "frames are 0-based: a negative frame was given")
+        with self.transaction() as c:
+            if labeled:
+                c.executemany(
+                    "INSERT OR IGNORE INTO labeled_frames (video_id, frame) VALUES (?, ?)",
+                    [(video_id, f) for f in frames],
+                )
+            else:
+                c.executemany(
+                    "DELETE FROM labeled_frames WHERE video_id = ? AND frame = ?",
+                    [(video_id, f) for f in frames],
+                )
+
+    def labeled_frames(self, video_id: int) -> frozenset[int]:
+        rows = self._query("SELECT frame FROM labeled_frames WHERE video_id = ?", (video_id,))
+        return frozenset(r[0] for r in rows)
+
+    # ------------------------------------------------------------------ reading it all
+    def snapshot(self) -> LabelSnapshot:
+        """All labels at one instant, read on a private connection (safe from any thread)."""
+        conn = _connect(self.db_path)
+        try:
+            conn.execute("BEGIN")  # a read transaction: one consistent WAL snapshot
+            reader = Project(self.folder, conn)
+            reader._depth = 1  # already inside the read transaction
+            videos = tuple(reader.videos())
+            classes = tuple(reader.classes())
+            kfs: dict[int, list[Keyframe]] = {}
+            for r in conn.execute("SELECT * FROM keyframes ORDER BY track_id, frame"):
+                kfs.setdefault(r["track_id"], []).append(_keyframe_row(r))
+            tracks: dict[int, list[Track]] = {v.id: [] for v in videos}
+            for r in conn.execute("SELECT * FROM tracks ORDER BY id"):
+                tracks[r["video_id"]].append(self._track(r, tuple(kfs.get(r["id"], ()))))
+            labeled: dict[int, set[int]] = {v.id: set() for v in videos}
+            for video_id, frame in conn.execute("SELECT video_id, frame FROM labeled_frames"):
+                labeled[video_id].add(frame)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return LabelSnapshot(
+            videos=videos,
+            classes=classes,
+            tracks={k: tuple(v) for k, v in tracks.items()},
+            labeled={k: frozenset(v) for k, v in labeled.items()},
+        )
+
+    def stats(self) -> dict[str, int]:
+        """Counts shown by ``halgui info``."""
+        q = {
+            "videos": "SELECT COUNT(*) FROM videos",
+            "linked_videos": "SELECT COUNT(*) FROM videos WHERE path IS NOT NULL",
+            "frames": "SELECT COALESCE(SUM(n_frames), 0) FROM videos",
+            "labeled_frames": "SELECT COUNT(*) FROM labeled_frames",
+            "keyframe_boxes": "SELECT COUNT(*) FROM keyframes WHERE outside = 0",
+            "tracks": "SELECT COUNT(*) FROM tracks",
+            "classes": "SELECT COUNT(*) FROM classes",
+            "rounds": "SELECT COUNT(*) FROM rounds",
+            "proposals": "SELECT COUNT(*) FROM proposals WHERE round_id ="
+                         " (SELECT id FROM rounds ORDER BY number DESC LIMIT 1)",
+        }
+        with self._lock:
+            return {k: int(self._conn.execute(sql).fetchone()[0]) for k, sql in q.items()}
+
+
+# ---------------------------------------------------------------------- helpers
+def _connect(db: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def _check_database(db: Path) -> int:
+    """Return the schema version of a project database, read-only; raise if it is unusable."""
+    try:
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise ProjectError(db, f"is not a readable halgui database ({exc})") from exc
+    if app_id != schema.APPLICATION_ID:
+        raise ProjectError(db, "is an SQLite file but not a halgui project database")
+    if version > schema.SCHEMA_VERSION:
+        raise ProjectError(
+            db,
+            f"was written by a newer halgui (schema {version}; this version reads up to "
+            f"{schema.SCHEMA_VERSION}): update halgui to open it",
+        )
+    if version < 1 or (version < schema.SCHEMA_VERSION and version not in schema.MIGRATIONS):
+        raise ProjectError(db, f"has schema version {version}, which cannot be migrated")
+    return version
+
+
+def _keyframe_row(r: sqlite3.Row) -> Keyframe:
+    return Keyframe(r["frame"], Box(r["x1"], r["y1"], r["x2"], r["y2"]), bool(r["outside"]),
+                    r["source"])
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ProjectError(Path(DB_NAME), f"split {split!r} is not one of {', '.join(SPLITS)}")
+
+
+def _why(exc: sqlite3.IntegrityError) -> str:
+    text = str(exc)
+    if "UNIQUE" in text:
+        return "the name is already used"
+    if "FOREIGN KEY" in text:
+        return "it refers to something that does not exist"
+    if "CHECK" in text:
+        return "a value is out of range"
+    return text

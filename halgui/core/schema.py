@@ -1,0 +1,125 @@
+"""The project database's schema, its version, and the migrations between versions.
+
+The version lives in ``PRAGMA user_version``; ``PRAGMA application_id`` marks the file as a
+halgui project so that any other SQLite file is refused instead of being written into. A
+database made by a newer halgui is never opened for writing (it would be corrupted by code that
+does not know its tables). Older versions are migrated forward, each step one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+#: ``PRAGMA application_id`` of a halgui project ("HALG" in ASCII).
+APPLICATION_ID = 0x48414C47
+#: The schema this code reads and writes.
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE videos (
+    id       INTEGER PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE,
+    path     TEXT,                          -- relative to the project folder when inside it,
+                                            -- NULL for an annotation-only video not linked yet
+    size     INTEGER,                       -- bytes, to notice a changed or moved file
+    hash     TEXT,
+    width    INTEGER NOT NULL CHECK (width > 0),
+    height   INTEGER NOT NULL CHECK (height > 0),
+    fps      REAL NOT NULL CHECK (fps > 0),
+    n_frames INTEGER NOT NULL CHECK (n_frames > 0),
+    kind     TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'frames')),
+    split    TEXT NOT NULL DEFAULT 'train' CHECK (split IN ('train', 'val', 'test')),
+    added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE classes (
+    id       INTEGER PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE,
+    color    TEXT NOT NULL,
+    shortcut TEXT UNIQUE
+);
+CREATE TABLE tracks (
+    id       INTEGER PRIMARY KEY,
+    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE RESTRICT,
+    actor    INTEGER NOT NULL CHECK (actor >= 0)
+);
+CREATE INDEX tracks_by_video ON tracks(video_id);
+CREATE TABLE keyframes (
+    track_id   INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+    frame      INTEGER NOT NULL CHECK (frame >= 0),
+    x1         REAL NOT NULL,
+    y1         REAL NOT NULL,
+    x2         REAL NOT NULL CHECK (x2 > x1),
+    y2         REAL NOT NULL CHECK (y2 > y1),
+    outside    INTEGER NOT NULL DEFAULT 0 CHECK (outside IN (0, 1)),
+    source     TEXT NOT NULL DEFAULT 'human'
+               CHECK (source IN ('human', 'imported', 'model-accepted')),
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (track_id, frame)
+) WITHOUT ROWID;
+CREATE TABLE labeled_frames (
+    video_id   INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    frame      INTEGER NOT NULL CHECK (frame >= 0),
+    labeled_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (video_id, frame)
+) WITHOUT ROWID;
+CREATE TABLE rounds (
+    id          INTEGER PRIMARY KEY,
+    number      INTEGER NOT NULL UNIQUE CHECK (number >= 0),
+    strategy    TEXT NOT NULL,
+    config      TEXT NOT NULL DEFAULT '{}',  -- JSON
+    metrics     TEXT NOT NULL DEFAULT '{}',  -- JSON
+    checkpoint  TEXT,                        -- relative to the project folder
+    started_at  TEXT NOT NULL,
+    finished_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE proposals (
+    round_id INTEGER NOT NULL REFERENCES rounds(id) ON DELETE CASCADE,
+    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    frame    INTEGER NOT NULL CHECK (frame >= 0),
+    score    REAL NOT NULL,
+    rank     INTEGER NOT NULL,
+    PRIMARY KEY (round_id, video_id, frame)
+) WITHOUT ROWID;
+CREATE TABLE video_scores (
+    round_id        INTEGER NOT NULL REFERENCES rounds(id) ON DELETE CASCADE,
+    video_id        INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    uncertainty     BLOB,     -- float32 little-endian, one value per frame (the timeline curve)
+    cluster         INTEGER,
+    informativeness REAL,
+    PRIMARY KEY (round_id, video_id)
+) WITHOUT ROWID;
+"""
+
+Migration = Callable[[sqlite3.Connection], None]
+
+#: ``MIGRATIONS[v]`` upgrades a database from version ``v`` to ``v + 1`` inside a transaction.
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def create(conn: sqlite3.Connection) -> None:
+    """Create the current schema in an empty database (inside the caller's transaction)."""
+    for statement in _SCHEMA_V1.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def migrate(conn: sqlite3.Connection, from_version: int) -> None:
+    """Run every migration from ``from_version`` up to :data:`SCHEMA_VERSION`, one per step."""
+    for version in range(from_version, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](conn)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")

@@ -1,0 +1,22 @@
+"""A labeler that never stops: the child process of the durability test.
+
+Opens the project given on the command line and keeps adding keyframes and labeled frames,
+printing ``committed N`` only after the edit's method returned (the point where the GUI would
+show it as saved). The parent kills it with SIGKILL at random moments.
+"""
+
+import sys
+
+from halgui.core.annotations import Box
+from halgui.core.project import Project
+
+folder, start = sys.argv[1], int(sys.argv[2])
+project = Project.open(folder)
+video = project.videos()[0]
+track = project.tracks(video.id)[0].id
+i = start
+while True:
+    project.set_keyframe(track, i, Box(i % 50, 1, i % 50 + 10, 11))
+    project.set_labeled(video.id, [i])
+    print(f"committed {i}", flush=True)
+    i += 1
