@@ -1,0 +1,228 @@
+"""The ActorLocalizer (algorithm.md 2): a class-agnostic actor map plus clip-level classes.
+
+Shape of the network::
+
+    clip (B, 3, T, S, S) -> trunk -> features (deep, skip) -> Dropout3d -> heads
+                                                               map head   (B, T, S, S) logits
+                                                               class head (B, C) logits
+                                                               embed head (B, D)
+
+The trunk is a compact (2+1)D CNN trained from scratch. Everything after the single
+``nn.Dropout3d`` is cheap, so Monte Carlo dropout runs the trunk once and only the heads R times
+(:func:`mc_forward`). A small registry lets a stronger trunk be plugged in later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture choices; defaults from algorithm.md 2."""
+
+    n_classes: int
+    clip_len: int = 8          # T frames per clip
+    stride: int = 2            # raw frames between clip frames
+    size: int = 112            # S: clips are S x S
+    width: int = 16            # channels of the first stage; later stages double it
+    embed_dim: int = 128       # D
+    head_channels: int = 8     # channels of the per-pass map head (MC cost grows with it)
+    dropout: float = 0.5
+    backbone: str = "r2plus1d-tiny"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+MEAN = (0.45, 0.45, 0.45)
+STD = (0.225, 0.225, 0.225)
+
+
+class _Conv2Plus1D(nn.Sequential):
+    """A (2+1)D convolution: spatial k x k, then temporal 3, each with BN and ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, spatial_stride: int = 1) -> None:
+        mid = c_out
+        super().__init__(
+            nn.Conv3d(c_in, mid, (1, 3, 3), (1, spatial_stride, spatial_stride), (0, 1, 1),
+                      bias=False),
+            nn.BatchNorm3d(mid),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(mid, c_out, (3, 1, 1), 1, (1, 0, 0), bias=False),
+            nn.BatchNorm3d(c_out),
+            nn.ReLU(inplace=True),
+        )
+
+
+class R2Plus1DTiny(nn.Module):
+    """Four (2+1)D stages at strides 2, 4, 8, 16; returns (deep features, stride-4 skip)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        w = width
+        self.stage1 = _Conv2Plus1D(3, w, 2)
+        self.stage2 = _Conv2Plus1D(w, 2 * w, 2)
+        self.stage3 = _Conv2Plus1D(2 * w, 4 * w, 2)
+        self.stage4 = _Conv2Plus1D(4 * w, 8 * w, 2)
+        self.out_channels = 8 * w
+        self.skip_channels = 2 * w
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        skip = self.stage2(self.stage1(x))
+        return self.stage4(self.stage3(skip)), skip
+
+
+BACKBONES: dict[str, Callable[[ModelConfig], nn.Module]] = {
+    "r2plus1d-tiny": lambda c: R2Plus1DTiny(c.width),
+}
+
+
+def register_backbone(name: str, factory: Callable[[ModelConfig], nn.Module]) -> None:
+    """Make a trunk available by name. It must return ``(deep, skip)`` features and expose
+    ``out_channels`` and ``skip_channels``."""
+    BACKBONES[name] = factory
+
+
+@dataclass
+class Output:
+    map_logits: torch.Tensor    # (B, T, S, S) from forward(), (B, T, S/4, S/4) from heads()
+    class_logits: torch.Tensor  # (B, C)
+    embedding: torch.Tensor     # (B, D), not normalised
+
+
+class ActorLocalizer(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {config.backbone!r}; known: {sorted(BACKBONES)}")
+        self.config = config
+        self.trunk = BACKBONES[config.backbone](config)
+        c, s, h = self.trunk.out_channels, self.trunk.skip_channels, config.head_channels
+        self.dropout = nn.Dropout3d(config.dropout)
+        # The skip path sees no dropout, so its spatial convolution runs once per clip, with the
+        # trunk; the per-pass map head is only 1x1 convolutions on the upsampled deep features.
+        self.skip_proj = nn.Sequential(
+            nn.Conv3d(s, s, (1, 3, 3), padding=(0, 1, 1)),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(s, h, 1),
+        )
+        self.map_reduce = nn.Conv3d(c, h, 1)
+        self.map_head = nn.Conv3d(h, 1, 1)
+        self.class_head = nn.Linear(c, config.n_classes)
+        self.embed_head = nn.Linear(c, config.embed_dim)
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1, 1), persistent=False)
+
+    def normalise(self, clips: torch.Tensor) -> torch.Tensor:
+        """uint8 ``(B, T, S, S, 3)`` clips -> normalised float ``(B, 3, T, S, S)``."""
+        x = clips.permute(0, 4, 1, 2, 3).float().div_(255.0)
+        return (x - self.mean) / self.std
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The trunk and the skip projection: run once per clip, also in MC mode."""
+        deep, skip = self.trunk(x)
+        return deep, self.skip_proj(skip)
+
+    def heads(self, deep: torch.Tensor, skip: torch.Tensor) -> Output:
+        """Dropout and the three heads: what MC dropout repeats R times.
+
+        The map logits come out at a quarter of the clip size; :meth:`upsample` brings them to
+        S x S.
+        """
+        deep = self.dropout(deep)
+        pooled = deep.mean(dim=(2, 3, 4))
+        reduced = _pointwise(self.map_reduce, deep)  # (B, h, T, s, s): time is never strided
+        b, h, t = reduced.shape[:3]
+        up = F.interpolate(reduced.transpose(1, 2).reshape(b * t, h, *reduced.shape[3:]),
+                           size=skip.shape[3:], mode="bilinear", align_corners=False)
+        up = up.view(b, t, h, *skip.shape[3:]).transpose(1, 2)
+        low = _pointwise(self.map_head, F.relu(up + skip))[:, 0]  # (B, T, S/4, S/4)
+        return Output(low, self.class_head(pooled), self.embed_head(pooled))
+
+    def upsample(self, low: torch.Tensor) -> torch.Tensor:
+        """Map logits or probabilities ``(B, T, h, w)`` -> ``(B, T, S, S)``, bilinear."""
+        size = self.config.size
+        return F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
+
+    def forward(self, x: torch.Tensor) -> Output:
+        out = self.heads(*self.features(x))
+        return Output(self.upsample(out.map_logits), out.class_logits, out.embedding)
+
+
+def _pointwise(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    """A 1x1x1 convolution as one matrix product: with few channels, oneDNN's conv3d is
+    several times slower than this, and these run R times per clip in MC dropout."""
+    weight = conv.weight.view(conv.out_channels, conv.in_channels)
+    out = torch.einsum("bcthw,oc->bothw", x, weight)
+    return out if conv.bias is None else out + conv.bias.view(1, -1, 1, 1, 1)
+
+
+def dropout_modules(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+
+
+@contextmanager
+def mc_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Evaluation mode with only the dropout modules sampling (never ``model.train()``: that
+    would move BatchNorm statistics). Restores the previous modes on exit."""
+    previous = {m: m.training for m in model.modules()}
+    model.eval()
+    for m in dropout_modules(model):
+        m.train()
+    try:
+        yield model
+    finally:
+        for m, mode in previous.items():
+            m.train(mode)
+
+
+@torch.no_grad()
+def mc_forward(model: ActorLocalizer, x: torch.Tensor, passes: int,
+               chunk: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """R Monte Carlo passes sharing one trunk pass.
+
+    Returns map probabilities at the heads' resolution ``(R, B, T, S/4, S/4)``, class
+    probabilities ``(R, B, C)`` and the mean embedding ``(B, D)``. Features are replicated
+    along the batch in chunks of at most ``chunk`` samples so memory stays bounded.
+    """
+    with mc_mode(model):
+        deep, skip = model.features(x)
+        b = x.shape[0]
+        maps, classes, embeds = [], [], []
+        reps_per_chunk = max(1, chunk // b)
+        done = 0
+        while done < passes:
+            r = min(reps_per_chunk, passes - done)
+            out = model.heads(deep.repeat(r, 1, 1, 1, 1), skip.repeat(r, 1, 1, 1, 1))
+            maps.append(torch.sigmoid(out.map_logits.float()).view(r, b, *out.map_logits.shape[1:]))
+            classes.append(torch.sigmoid(out.class_logits.float()).view(r, b, -1))
+            embeds.append(out.embedding.float().view(r, b, -1))
+            done += r
+    return torch.cat(maps), torch.cat(classes), torch.cat(embeds).mean(0)
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """CUDA if present, else Apple MPS, else CPU; ``preference`` may force "cpu" or "cuda"."""
+    if preference == "cpu":
+        return torch.device("cpu")
+    if preference in ("auto", "cuda", "gpu") and torch.cuda.is_available():
+        return torch.device("cuda")
+    if preference in ("auto", "mps") and torch.backends.mps.is_available():
+        return torch.device("mps")
+    if preference in ("cuda", "gpu", "mps"):
+        raise RuntimeError(f"device {preference!r} was asked for but is not available")
+    return torch.device("cpu")
+
+
+def device_name(device: torch.device) -> str:
+    """What the GUI's status bar shows: the GPU's name, or "CPU"."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "Apple GPU (MPS)" if device.type == "mps" else "CPU"
