@@ -113,22 +113,27 @@ def stew_weights(
 
 
 def frame_weights(
-    masks: np.ndarray, labeled: np.ndarray, covered: np.ndarray, config: StewConfig
+    masks: np.ndarray,
+    labeled: np.ndarray,
+    covered: np.ndarray,
+    config: StewConfig,
+    temporal: np.ndarray | None = None,
 ) -> np.ndarray:
     """The per-pixel weights of the chosen weighting scheme (see :class:`StewConfig`).
 
-    ``covered`` marks frames that have a pseudo-label (inside some track's span) or are
-    labeled; other frames are unknown and weigh 0 in every scheme but STeW/MGW's Gaussian
-    (which is 0 there too, beyond 3 sigma of a labeled frame; within it they are background by
-    interpolation, as the paper treats them).
+    ``covered`` marks frames whose pseudo-label is known: inside a track's span, or between a
+    video's first and last labeled frame (background there by interpolation). ``temporal``
+    passes T_f when ``masks`` is a slice of a longer video, whose labeled frames outside the
+    slice still count; by default it is computed from ``labeled``.
     """
     labeled = np.asarray(labeled, dtype=bool)
-    if config.weighting == "stew":
-        return stew_weights(masks, labeled, config.sigma, config.window)
-    t = temporal_weights(masks.shape[0], labeled, config.sigma)
+    if temporal is None:
+        temporal = temporal_weights(masks.shape[0], labeled, config.sigma)
     ones = np.ones(masks.shape, dtype=np.float64)
+    if config.weighting == "stew":
+        return temporal[:, None, None] * spatial_weights(masks, labeled, config.window)
     if config.weighting == "mgw":
-        return t[:, None, None] * ones
+        return temporal[:, None, None] * ones
     if config.weighting == "pseudo":
         keep = np.asarray(covered, dtype=bool) | labeled
         return keep[:, None, None] * ones

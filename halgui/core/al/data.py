@@ -1,0 +1,216 @@
+"""Training clips: frames from the clip cache, pseudo-label masks, STeW weights, augmentation.
+
+Per video, the labels of a snapshot become arrays at model resolution once (masks of the
+union of all track boxes, which frames are labeled, which classes are present); a clip is then
+T frames at stride s around a centre frame, and its weights are computed from the masks around
+it. Batches are assembled on a background thread so the model never waits on NumPy.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from halgui.core.al.stew import StewConfig, frame_weights, temporal_weights
+from halgui.core.annotations import Track, box_mask
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    """How clips are cut and augmented (algorithm.md 2 and 3.3)."""
+
+    clip_len: int = 8
+    stride: int = 2
+    size: int = 112
+    crop: float = 0.10            # random crop: up to this fraction of each side
+    flip: bool = True             # random horizontal flip
+    pseudo_per_labeled: float = 1.0  # pseudo-span clips per labeled-frame clip in an epoch
+
+
+@dataclass
+class VideoLabels:
+    """One video's labels at model resolution."""
+
+    video_id: int
+    frames: np.ndarray        # (N, S, S, 3) uint8, usually a memmap of the clip cache
+    masks: np.ndarray         # (N, S, S) uint8 pseudo-label masks (true masks on labeled frames)
+    labeled: np.ndarray       # (N,) bool
+    covered: np.ndarray       # (N,) bool: inside a track span or between labeled frames
+    classes: np.ndarray       # (N, C) bool: classes of the tracks present on each frame
+    temporal: np.ndarray      # (N,) T_f
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.labeled)
+
+
+def video_labels(
+    video_id: int,
+    frames: np.ndarray,
+    frame_size: tuple[int, int],
+    tracks: Sequence[Track],
+    labeled_frames: frozenset[int] | set[int],
+    class_index: dict[int, int],
+    stew: StewConfig,
+) -> VideoLabels:
+    """Rasterise a video's tracks at the clip cache's resolution."""
+    n, size = frames.shape[0], frames.shape[1]
+    masks = np.zeros((n, size, size), dtype=np.uint8)
+    classes = np.zeros((n, len(class_index)), dtype=bool)
+    covered = np.zeros(n, dtype=bool)
+    per_frame: dict[int, list[tuple[float, float, float, float]]] = {}
+    for track in tracks:
+        for f, box in track.boxes(n).items():
+            per_frame.setdefault(f, []).append(box)
+            classes[f, class_index[track.class_id]] = True
+            covered[f] = True
+    for f, boxes in per_frame.items():
+        masks[f] = box_mask(boxes, frame_size, (size, size))
+    labeled = np.zeros(n, dtype=bool)
+    labeled[[f for f in labeled_frames if f < n]] = True
+    if labeled.any():
+        idx = np.flatnonzero(labeled)
+        covered[idx[0]: idx[-1] + 1] = True
+    return VideoLabels(video_id, frames, masks, labeled, covered, classes,
+                       temporal_weights(n, labeled, stew.sigma))
+
+
+def clip_indices(centre: int, n_frames: int, clip: ClipConfig) -> np.ndarray:
+    """The T frame indices of the clip centred on ``centre``, clamped to the video."""
+    start = centre - (clip.clip_len // 2) * clip.stride
+    return np.clip(start + clip.stride * np.arange(clip.clip_len), 0, n_frames - 1)
+
+
+def epoch_centres(
+    videos: Sequence[VideoLabels], clip: ClipConfig, stew: StewConfig, rng: np.random.Generator
+) -> list[tuple[int, int]]:
+    """One epoch's clips as (video index, centre frame): every labeled frame first, then a
+    sample of pseudo-labeled frames (those with weight), shuffled together."""
+    labeled: list[tuple[int, int]] = []
+    pseudo: list[tuple[int, int]] = []
+    for i, v in enumerate(videos):
+        labeled.extend((i, int(f)) for f in np.flatnonzero(v.labeled))
+        if stew.weighting == "labeled":
+            continue
+        trusted = v.covered & ~v.labeled
+        if stew.weighting in ("stew", "mgw"):
+            trusted &= v.temporal > 0
+        pseudo.extend((i, int(f)) for f in np.flatnonzero(trusted))
+    n_pseudo = min(len(pseudo), round(clip.pseudo_per_labeled * max(len(labeled), 1)))
+    if n_pseudo:
+        chosen = rng.choice(len(pseudo), size=n_pseudo, replace=False)
+        labeled.extend(pseudo[j] for j in chosen)
+    order = rng.permutation(len(labeled))
+    return [labeled[j] for j in order]
+
+
+@dataclass
+class Batch:
+    clips: np.ndarray          # (B, T, S, S, 3) uint8
+    masks: np.ndarray          # (B, T, S, S) float32 targets
+    weights: np.ndarray        # (B, T, S, S) float32 phi
+    classes: np.ndarray        # (B, C) float32 multi-hot
+    videos: np.ndarray         # (B,) index into the training videos (for the cluster loss)
+
+
+def make_clip(
+    video: VideoLabels, centre: int, clip: ClipConfig, stew: StewConfig,
+    rng: np.random.Generator | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One training clip: frames, targets, weights, class targets (augmented if ``rng``)."""
+    n = video.n_frames
+    idx = clip_indices(centre, n, clip)
+    lo, hi = max(int(idx.min()) - stew.window, 0), min(int(idx.max()) + stew.window, n - 1)
+    span = slice(lo, hi + 1)
+    # the window of S_f is exact inside the span: it reaches W frames past the clip's ends
+    phi = frame_weights(video.masks[span], video.labeled[span], video.covered[span], stew,
+                        temporal=video.temporal[span])
+    weights = phi[idx - lo].astype(np.float32)
+    frames = np.asarray(video.frames[idx])
+    masks = video.masks[idx].astype(np.float32)
+    classes = video.classes[idx].any(axis=0).astype(np.float32)
+    if rng is not None:
+        frames, masks, weights = augment(frames, masks, weights, clip, rng)
+    return frames, masks, weights, classes
+
+
+def augment(
+    frames: np.ndarray, masks: np.ndarray, weights: np.ndarray, clip: ClipConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random crop (up to ``clip.crop`` of each side, resized back) and horizontal flip,
+    applied identically to frames, targets and weights."""
+    size = frames.shape[1]
+    if clip.crop > 0:
+        m = int(size * clip.crop)
+        x0, y0, x1, y1 = rng.integers(0, m + 1, size=4)
+        if x0 or y0 or x1 or y1:
+            box = (slice(y0, size - y1), slice(x0, size - x1))
+            frames = np.stack([cv2.resize(f[box], (size, size), interpolation=cv2.INTER_LINEAR)
+                               for f in frames])
+            masks = np.stack([cv2.resize(f[box], (size, size), interpolation=cv2.INTER_NEAREST)
+                              for f in masks])
+            weights = np.stack([cv2.resize(f[box], (size, size),
+                                           interpolation=cv2.INTER_NEAREST) for f in weights])
+    if clip.flip and rng.random() < 0.5:
+        frames, masks, weights = frames[:, :, ::-1], masks[:, :, ::-1], weights[:, :, ::-1]
+    return (np.ascontiguousarray(frames), np.ascontiguousarray(masks),
+            np.ascontiguousarray(weights))
+
+
+def make_batch(
+    videos: Sequence[VideoLabels], items: Sequence[tuple[int, int]], clip: ClipConfig,
+    stew: StewConfig, rng: np.random.Generator | None,
+) -> Batch:
+    parts = [make_clip(videos[v], c, clip, stew, rng) for v, c in items]
+    return Batch(
+        clips=np.stack([p[0] for p in parts]),
+        masks=np.stack([p[1] for p in parts]),
+        weights=np.stack([p[2] for p in parts]),
+        classes=np.stack([p[3] for p in parts]),
+        videos=np.array([v for v, _ in items]),
+    )
+
+
+def prefetch(make: Callable[[int], Batch], count: int, depth: int = 2) -> Iterator[Batch]:
+    """Yield ``make(0) .. make(count - 1)``, built ``depth`` ahead on a background thread.
+
+    OpenCV and NumPy release the GIL for the heavy parts, so building the next batch overlaps
+    with the model's step. Stops the thread when the consumer stops early.
+    """
+    out: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for i in range(count):
+                if stop.is_set():
+                    return
+                out.put(make(i))
+        except BaseException as exc:  # handed to the consumer, raised there
+            out.put(exc)
+            return
+        out.put(None)
+
+    thread = threading.Thread(target=work, name="halgui-batches", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = out.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                out.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)

@@ -1,0 +1,90 @@
+"""Training clips: indices, weights equal to the whole-video STeW weights, augmentation."""
+
+import numpy as np
+
+from halgui.core.al.data import (
+    ClipConfig,
+    augment,
+    clip_indices,
+    epoch_centres,
+    make_batch,
+    make_clip,
+    prefetch,
+)
+from halgui.core.al.stew import StewConfig, stew_weights
+from tests.core.al.toy import CLIP, toy_video
+
+
+def test_clip_indices_centre_stride_and_clamping():
+    clip = ClipConfig(clip_len=8, stride=2)
+    assert clip_indices(20, 100, clip).tolist() == [12, 14, 16, 18, 20, 22, 24, 26]
+    assert clip_indices(1, 100, clip).tolist() == [0, 0, 0, 0, 1, 3, 5, 7]
+    assert clip_indices(98, 100, clip).tolist() == [90, 92, 94, 96, 98, 99, 99, 99]
+
+
+def test_clip_weights_equal_whole_video_stew_weights():
+    video = toy_video(n_frames=40, label_every=6)
+    whole = stew_weights(video.masks, video.labeled)
+    for centre in (0, 5, 13, 22, 39):
+        _, masks, weights, classes = make_clip(video, centre, CLIP, StewConfig(), rng=None)
+        idx = clip_indices(centre, 40, CLIP)
+        np.testing.assert_allclose(weights, whole[idx], rtol=1e-6)
+        np.testing.assert_array_equal(masks, video.masks[idx])
+        assert classes.tolist() == [float(video.classes[idx, 0].any()), 0.0]
+
+
+def test_labeled_negative_frames_weigh_one_with_empty_target():
+    video = toy_video(n_frames=24, label_every=4)
+    assert video.labeled[0] and not video.masks[0].any()
+    _, masks, weights, _ = make_clip(video, 0, CLIP, StewConfig(), rng=None)
+    assert (weights[2] == 1).all() and not masks[2].any()  # clip frame 2 is video frame 0
+
+
+def test_augment_moves_targets_and_weights_with_the_frames():
+    rng = np.random.default_rng(3)
+    frames = np.full((4, 32, 32, 3), 20, np.uint8)
+    masks = np.zeros((4, 32, 32), np.float32)
+    for t, x in enumerate((2, 6, 12, 18)):  # a square whose target mask is exact
+        frames[t, 8:20, x:x + 10] = 230
+        masks[t, 8:20, x:x + 10] = 1
+    weights = masks * 0.5 + 0.25
+    flipped = cropped = 0
+    for _ in range(20):
+        f, m, w = augment(frames, masks, weights, CLIP, rng)
+        assert f.shape == frames.shape and m.shape == masks.shape and w.shape == weights.shape
+        bright = f.mean(axis=-1) > 125
+        assert (m == bright).mean() > 0.97  # only resampled edge pixels may disagree
+        np.testing.assert_array_equal(w, m * 0.5 + 0.25)
+        flipped += bool(m[0, :, 16:].sum() > m[0, :, :16].sum())
+        cropped += bool(m.sum() != masks.sum())
+    assert flipped and cropped
+
+
+def test_epoch_centres_labeled_first_then_pseudo():
+    videos = [toy_video(0, seed=0), toy_video(1, seed=1)]
+    rng = np.random.default_rng(0)
+    centres = epoch_centres(videos, CLIP, StewConfig(), rng)
+    labeled = {(i, int(f)) for i, v in enumerate(videos) for f in np.flatnonzero(v.labeled)}
+    assert labeled <= set(centres)
+    assert len(centres) == 2 * len(labeled)
+    only = epoch_centres(videos, CLIP, StewConfig(weighting="labeled"), rng)
+    assert set(only) == labeled
+
+
+def test_prefetch_yields_in_order_and_propagates_errors():
+    videos = [toy_video()]
+    made = list(prefetch(lambda i: make_batch(videos, [(0, i)], CLIP, StewConfig(), None), 5))
+    assert [b.clips.shape for b in made] == [(1, 4, 32, 32, 3)] * 5
+
+    def fail(i):
+        if i == 2:
+            raise ValueError("bad clip")
+        return make_batch(videos, [(0, i)], CLIP, StewConfig(), None)
+
+    got = []
+    try:
+        for b in prefetch(fail, 5):
+            got.append(b)
+    except ValueError as exc:
+        assert "bad clip" in str(exc)
+    assert len(got) == 2
