@@ -473,6 +473,27 @@ def test_linking_a_missed_frame_ends_a_tube_when_k_is_1():
         link_detections(moving_actors(), {"v": 10})
 
 
+def test_linking_takes_the_best_scored_candidate_not_the_best_overlap():
+    dets = [Detection("v", 0, "a", 0.9, 0, 0, 20, 40),
+            Detection("v", 1, "a", 0.3, 0, 0, 20, 40),   # IoU 1 with frame 0, weak
+            Detection("v", 1, "a", 0.8, 3, 0, 23, 40)]   # IoU 0.74 with frame 0, strong
+    tubes = link_detections(dets, {"v": 2}, LinkingConfig(min_length=1))["v"]
+    first = next(t for t in tubes if t.start == 0)
+    assert first.end == 1 and first.coords[1] == pytest.approx([3, 0, 23, 40])
+    assert first.score == pytest.approx(0.85)
+
+
+def test_linking_serves_live_tubes_in_order_of_mean_score():
+    """P starts strong then fades below Q; at frame 3 one box fits both, and Q gets it."""
+    p, q, c = (0, 0, 20, 40), (8, 0, 28, 40), (4, 0, 24, 40)  # IoU(p, q) 0.43, with c 0.67
+    dets = [Detection("v", 0, "a", 0.9, *p), Detection("v", 0, "a", 0.5, *q)]
+    dets += [Detection("v", f, "a", s, *box) for f in (1, 2) for s, box in ((0.1, p), (0.5, q))]
+    dets.append(Detection("v", 3, "a", 0.7, *c))
+    tubes = link_detections(dets, {"v": 4}, LinkingConfig(min_length=1))["v"]
+    spans = sorted((t.start, t.end, t.coords[0, 0], round(t.score, 3)) for t in tubes)
+    assert spans == [(0, 2, 0, 0.367), (0, 3, 8, 0.55)]
+
+
 def test_linking_k_frame_tubelets_averages_overlaps():
     """K=2 tubelets starting at every frame; each frame's box is the mean of 2 tubelets."""
     tubelets = {f: np.array([[f, 0, f + 10, 10, f + 1 + 2, 0, f + 1 + 12, 10, 0.8]])
