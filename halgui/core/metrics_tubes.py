@@ -176,12 +176,12 @@ def st_iou(tube_a: Tube, tube_b: Tube, *, plus_one: bool = False,
     :class:`EvalInputError`. ``variant="yowo"`` is YOWO's rule: 0 unless the tubes share at least
     two frames. Symmetric in its arguments.
     """
+    if variant not in ("act", "yowo"):
+        raise ValueError(f"unknown st_iou variant {variant!r}; use 'act' or 'yowo'")
     first = max(tube_a.start, tube_b.start)
     last = min(tube_a.end, tube_b.end)
     if last < first or (variant == "yowo" and last == first):
         return 0.0
-    if variant not in ("act", "yowo"):
-        raise ValueError(f"unknown st_iou variant {variant!r}; use 'act' or 'yowo'")
     spatial = float(np.mean(_iou(tube_a.span(first, last), tube_b.span(first, last), plus_one)))
     t_union = max(tube_a.end, tube_b.end) - min(tube_a.start, tube_b.start) + 1
     return spatial * (last - first + 1) / t_union

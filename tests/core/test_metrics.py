@@ -352,6 +352,8 @@ def test_st_iou_by_hand():
     assert st_iou(tube(0, 9), tube(0, 9, (5, 0, 15, 10)), plus_one=False) == pytest.approx(1 / 3)
     assert st_iou(tube(0, 9), tube(0, 9, (5, 0, 15, 10)), plus_one=True) == pytest.approx(66 / 176)
     assert st_iou(tube(0, 4), tube(5, 9)) == 0.0
+    with pytest.raises(ValueError, match="variant"):
+        st_iou(tube(0, 4), tube(5, 9), variant="gurkirt")
 
 
 def test_a_tube_sharing_exactly_one_frame_counts_in_act_not_in_yowo():
