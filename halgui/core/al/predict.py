@@ -1,0 +1,172 @@
+"""Prediction: actor maps over a whole video, boxes per frame, tubes per video.
+
+A video is covered by back-to-back clips of T frames at stride s (16 raw frames each); a raw
+frame takes the prediction of its nearest sampled frame (algorithm.md 4). Boxes come from the
+mean actor map: threshold at 0.5, connected components, a tight box per component, and a score
+per class of ``clip class probability x mean map probability inside the box`` (algorithm.md 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from halgui.core.al.data import ClipConfig
+from halgui.core.al.model import ActorLocalizer, mc_forward
+from halgui.core.metrics_tubes import Detection, Tube, link_detections
+from halgui.core.progress import CancelFlag, Progress
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Choices of box extraction; defaults from algorithm.md 2."""
+
+    threshold: float = 0.5        # on the mean actor map
+    min_score: float = 0.01       # detections scored lower are not reported
+    min_area: int = 4             # components smaller than this (model pixels) are noise
+    batch_size: int = 8           # clips per forward pass
+
+
+def windows(n_frames: int, clip: ClipConfig) -> list[np.ndarray]:
+    """Back-to-back clips covering every frame: starts 0, T*s, 2*T*s, ... clamped at the end."""
+    span = clip.clip_len * clip.stride
+    return [np.minimum(start + clip.stride * np.arange(clip.clip_len), n_frames - 1)
+            for start in range(0, n_frames, span)]
+
+
+def nearest_sampled(n_frames: int, clip: ClipConfig) -> np.ndarray:
+    """For each raw frame, the flat index (window * T + t) of its nearest sampled frame; ties
+    go to the earlier one."""
+    sampled = np.concatenate(windows(n_frames, clip))
+    frames = np.arange(n_frames)
+    distance = np.abs(frames[:, None] - sampled[None, :])
+    return np.argmin(distance, axis=1)  # argmin takes the first of equal distances
+
+
+@dataclass
+class WindowOutput:
+    frames: np.ndarray        # (T,) sampled frame indices
+    maps: np.ndarray          # (R, T, h, w) map probabilities of R passes (R = 1: no dropout)
+    classes: np.ndarray       # (R, C) class probabilities
+    embedding: np.ndarray     # (D,)
+
+
+@torch.no_grad()
+def run_windows(
+    model: ActorLocalizer, frames: np.ndarray, clip: ClipConfig, *, passes: int = 0,
+    batch_size: int = 8, full_size: bool = False,
+) -> Iterator[WindowOutput]:
+    """Run the model over a video's clip-cache frames, window by window.
+
+    ``passes=0`` is the deterministic forward pass (eval mode); ``passes=R`` runs R Monte
+    Carlo dropout passes on one trunk pass. Maps are at the heads' resolution unless
+    ``full_size`` upsamples them to S x S.
+    """
+    device = next(model.parameters()).device
+    model.eval()
+    wins = windows(frames.shape[0], clip)
+    for i in range(0, len(wins), batch_size):
+        chunk = wins[i:i + batch_size]
+        x = torch.from_numpy(np.stack([np.asarray(frames[w]) for w in chunk])).to(device)
+        x = model.normalise(x)
+        if passes:
+            maps, classes, embedding = mc_forward(model, x, passes)  # (R, B, ...)
+        else:
+            out = model.heads(*model.features(x))
+            maps = torch.sigmoid(out.map_logits.float())[None]
+            classes = torch.sigmoid(out.class_logits.float())[None]
+            embedding = out.embedding.float()
+        if full_size:
+            r, b = maps.shape[:2]
+            maps = model.upsample(maps.flatten(0, 1)).view(r, b, *maps.shape[2:3],
+                                                           clip.size, clip.size)
+        maps_np, classes_np = maps.cpu().numpy(), classes.cpu().numpy()
+        emb_np = embedding.cpu().numpy()
+        for j, w in enumerate(chunk):
+            yield WindowOutput(w, maps_np[:, j], classes_np[:, j], emb_np[j])
+
+
+def boxes_from_map(prob: np.ndarray, threshold: float, min_area: int
+                   ) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Tight boxes ``(x1, y1, x2, y2)`` (exclusive ends, map pixels) of the connected
+    components of ``prob > threshold``, each with the mean probability inside its box."""
+    binary = (prob > threshold).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    out = []
+    for k in range(1, count):
+        x, y, w, h, area = stats[k]
+        if area < min_area:
+            continue
+        box = (int(x), int(y), int(x + w), int(y + h))
+        out.append((box, float(prob[y:y + h, x:x + w].mean())))
+    return out
+
+
+def detect_video(
+    model: ActorLocalizer, name: str, frames: np.ndarray, frame_size: tuple[int, int],
+    class_names: Sequence[str], clip: ClipConfig, config: PredictConfig = PredictConfig(),
+    cancel: CancelFlag | None = None,
+) -> Generator[Progress, None, list[Detection]]:
+    """Per-frame detections of one video, in original-frame pixels."""
+    n = frames.shape[0]
+    width, height = frame_size
+    sx, sy = width / clip.size, height / clip.size
+    per_sample: list[list[Detection]] = []  # detections of each sampled frame, frame unset
+    wins = windows(n, clip)
+    for k, out in enumerate(run_windows(model, frames, clip, batch_size=config.batch_size,
+                                        full_size=True)):
+        if cancel is not None:
+            cancel.check()
+        class_prob = out.classes[0]
+        for t in range(len(out.frames)):
+            found = []
+            for (x1, y1, x2, y2), inside in boxes_from_map(out.maps[0, t], config.threshold,
+                                                           config.min_area):
+                for c, p in enumerate(class_prob):
+                    score = float(p) * inside
+                    if score >= config.min_score:
+                        found.append(Detection(name, -1, class_names[c], score, x1 * sx,
+                                               y1 * sy, x2 * sx, y2 * sy))
+            per_sample.append(found)
+        yield Progress("predicting", k + 1, len(wins), name)
+    nearest = nearest_sampled(n, clip)
+    return [d._replace(frame=f) for f in range(n) for d in per_sample[nearest[f]]]
+
+
+def predictions_json(
+    class_names: Sequence[str], videos: Sequence[tuple[str, int, list[Detection]]],
+    *, link: bool = True,
+) -> dict[str, Any]:
+    """The ``halgui-predictions`` document that ``halgui eval`` reads: per-frame detections
+    and, with ``link``, tubes linked from them (metrics.md 4)."""
+    out_videos = []
+    for name, n_frames, detections in videos:
+        entry: dict[str, Any] = {
+            "name": name, "n_frames": n_frames,
+            "detections": [{"frame": d.frame, "class": d.label, "score": round(d.score, 5),
+                            "box": [round(v, 2) for v in (d.x1, d.y1, d.x2, d.y2)]}
+                           for d in detections],
+        }
+        if link:
+            tubes: list[Tube] = link_detections(detections, {name: n_frames}).get(name, [])
+            entry["tubes"] = [{"class": t.label, "score": round(float(t.score), 5),
+                               "boxes": {str(int(f)): [round(float(v), 2) for v in c]
+                                         for f, c in zip(t.frames, t.coords, strict=True)}}
+                              for t in tubes]
+        out_videos.append(entry)
+    return {"format": "halgui-predictions", "version": 1, "classes": list(class_names),
+            "videos": out_videos}
+
+
+def write_predictions(path: str | Path, document: dict[str, Any]) -> Path:
+    from halgui.core.formats.halgui_json import write_json_atomic
+
+    path = Path(path)
+    write_json_atomic(path, document)
+    return path
