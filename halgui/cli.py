@@ -1,0 +1,375 @@
+"""The ``halgui`` command: the GUI by default, subcommands for headless work.
+
+Every subcommand has ``--help``; those that report have ``--json``. Long work shows a progress
+bar on stderr. A problem with the user's input (:class:`HalguiError`) prints one line,
+``halgui: error: <file>: <problem>``, and exits with status 2. Heavy modules (torch, the GUI)
+are imported inside the commands that need them, so ``halgui info`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from halgui import __version__
+from halgui.core.errors import HalguiError
+from halgui.core.progress import CancelFlag, Progress
+
+T = TypeVar("T")
+EXIT_USAGE = 2
+
+FORMATS = ("halgui",)
+
+
+def drive(work: Generator[Progress, None, T], *, quiet: bool = False) -> T:
+    """Run a core generator to its end with a progress bar per phase on stderr."""
+    from tqdm import tqdm
+
+    bar = None
+    phase = None
+    try:
+        while True:
+            try:
+                event = next(work)
+            except StopIteration as stop:
+                return stop.value
+            if quiet or not sys.stderr.isatty():
+                continue  # bars are for people: never in logs, pipes or --json output
+            if event.phase != phase:
+                if bar is not None:
+                    bar.close()
+                phase = event.phase
+                bar = tqdm(total=event.total, desc=event.phase, unit="", file=sys.stderr,
+                           leave=False, dynamic_ncols=True)
+            assert bar is not None
+            bar.total = event.total
+            bar.n = event.done
+            if event.message:
+                bar.set_postfix_str(event.message, refresh=False)
+            bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _print(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        width = max(len(k) for k in data) if data else 0
+        for key, value in data.items():
+            print(f"{key:<{width}}  {value}")
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_new(args: argparse.Namespace) -> int:
+    from halgui.core.project import Project
+
+    with Project.create(args.dir) as project:
+        for name in args.classes or ():
+            project.add_class(name)
+        print(f"created project {project.folder}")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from halgui.core.ingest import add_videos
+    from halgui.core.project import Project
+
+    with Project.open(args.dir) as project:
+        result = drive(add_videos(project, args.paths, split=args.split, skip_bad=args.skip_bad),
+                       quiet=args.json)
+    report = {
+        "added": len(result.added),
+        "already_present": [str(p) for p in result.already_present],
+        "failed": [str(e) for e in result.failed],
+    }
+    if args.json:
+        _print(report, True)
+    else:
+        print(f"added {len(result.added)} video(s)")
+        for path in result.already_present:
+            print(f"already in the project: {path}")
+        for error in result.failed:
+            print(f"skipped: {error}", file=sys.stderr)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from halgui.core.project import Project
+
+    with Project.open(args.dir) as project:
+        stats: dict[str, Any] = {"project": str(project.folder), **project.stats()}
+        if args.videos:
+            stats["video_list"] = [
+                {"name": v.name, "path": None if v.path is None else str(v.path),
+                 "frames": v.n_frames, "size": f"{v.width}x{v.height}", "split": v.split}
+                for v in project.videos()
+            ]
+    _print(stats, args.json)
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from halgui.core.synthetic import SynthConfig, generate
+
+    overrides = {"n_videos": args.videos, "seed": args.seed}
+    if args.frames is not None:
+        overrides["n_frames"] = args.frames
+    config = dataclasses.replace(SynthConfig(), **overrides)
+    out = drive(generate(Path(args.out), config), quiet=args.json)
+    if args.json:
+        _print({"ground_truth": str(out), "videos": config.n_videos}, True)
+    else:
+        print(f"wrote {config.n_videos} videos and {out}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from halgui.core.formats import halgui_json
+    from halgui.core.project import DB_NAME, Project
+
+    target = Path(args.dir)
+    created = not (target / DB_NAME).exists()
+    project = Project.create(target) if created else Project.open(target)
+    try:
+        summary = drive(halgui_json.import_file(project, args.path, CancelFlag()),
+                        quiet=args.json)
+    except BaseException:
+        project.close()
+        if created:  # leave no empty project behind a failed import
+            _remove_new_project(target)
+        raise
+    project.close()
+    _print(
+        {"videos": summary.videos, "linked": summary.linked, "tracks": summary.tracks,
+         "keyframe_boxes": summary.keyframes, "labeled_frames": summary.labeled_frames},
+        args.json,
+    )
+    return 0
+
+
+def _remove_new_project(folder: Path) -> None:
+    import shutil
+
+    from halgui.core.project import DB_NAME, SUBFOLDERS
+
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+        (folder / name).unlink(missing_ok=True)
+    for sub in SUBFOLDERS:
+        shutil.rmtree(folder / sub, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the folder held other files before: leave it
+        folder.rmdir()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from halgui.core.formats import halgui_json
+    from halgui.core.project import Project
+
+    with Project.open(args.dir) as project:
+        snapshot = project.snapshot()
+    out = halgui_json.export_file(snapshot, args.out, split=args.split)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from halgui.core.al.dataset import class_names, training_set
+    from halgui.core.al.stew import StewConfig
+    from halgui.core.al.train import TrainConfig, train
+    from halgui.core.project import Project
+
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                         device=args.device, stew=StewConfig(weighting=args.weighting))
+    if args.size is not None:
+        config = dataclasses.replace(config, clip=dataclasses.replace(config.clip,
+                                                                      size=args.size))
+    with Project.open(args.dir) as project:
+        snapshot = project.snapshot()
+        out = args.out or project.folder / "models" / f"train-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+        videos = drive(training_set(project.folder, snapshot, config.clip, config.stew),
+                       quiet=args.json)
+    result = drive(train(videos, class_names(snapshot), config, out, init=args.init),
+                   quiet=args.json)
+    _print({"checkpoint": str(result.checkpoint), "videos": len(videos), "steps": result.steps,
+            "final_loss": round(result.final_loss, 5), "seconds": round(result.seconds, 1),
+            "device": result.device}, args.json)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from halgui.core.al import checkpoint
+    from halgui.core.al.data import ClipConfig
+    from halgui.core.al.dataset import cached_frames, clip_cache
+    from halgui.core.al.model import pick_device
+    from halgui.core.al.predict import detect_video, predictions_json, write_predictions
+    from halgui.core.project import Project
+
+    ckpt = checkpoint.load(args.checkpoint, pick_device(args.device))
+    mc = ckpt.model.config
+    clip = ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)
+    with Project.open(args.dir) as project:
+        videos = [v for v in project.videos()
+                  if (not args.videos or v.name in args.videos)
+                  and (args.split is None or v.split == args.split)]
+        if args.videos and len(videos) != len(set(args.videos)):
+            missing = sorted(set(args.videos) - {v.name for v in videos})
+            raise HalguiError(f"{project.folder}: no video named {', '.join(missing)}")
+        frames = drive(cached_frames(clip_cache(project.folder), videos, clip.size),
+                       quiet=args.json)
+    results = []
+    for video in videos:
+        detections = drive(detect_video(ckpt.model, video.name, frames[video.id],
+                                        (video.width, video.height), ckpt.classes, clip),
+                           quiet=args.json)
+        results.append((video.name, video.n_frames, detections))
+    out = write_predictions(args.out, predictions_json(ckpt.classes, results))
+    _print({"predictions": str(out), "videos": len(results),
+            "detections": sum(len(d) for _, _, d in results)}, args.json)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from halgui.core.metrics import evaluate
+
+    def read(path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise HalguiError(f"{path}: cannot be read ({exc.strerror})") from exc
+        except json.JSONDecodeError as exc:
+            raise HalguiError(f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+
+    result = evaluate(read(args.gt), read(args.pred), iou=args.iou)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print({k: ("n/a" if v is None else f"{v:.4f}") for k, v in result["summary"].items()},
+               False)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "video":
+        from halgui.bench import video as bench
+
+        rows = bench.run(frames=args.frames)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            print(bench.format_table(rows))
+        return 0
+    raise HalguiError(f"unknown benchmark {args.what!r}")
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="halgui",
+        description="Label videos for spatio-temporal action detection, with hybrid active "
+                    "learning. Run with no command to open the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"halgui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str,
+                json_flag: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        return p
+
+    p = command("new", cmd_new, "create an empty project in DIR")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--classes", nargs="*", metavar="NAME", help="action classes to set up")
+
+    p = command("add", cmd_add, "add video files or frame folders to a project", json_flag=True)
+    p.add_argument("dir", type=Path)
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--split", default="train", choices=("train", "val", "test"))
+    p.add_argument("--skip-bad", action="store_true",
+                   help="add the readable videos and report the others (default: add none)")
+
+    p = command("info", cmd_info, "show what a project holds", json_flag=True)
+    p.add_argument("dir", type=Path)
+    p.add_argument("--videos", action="store_true", help="list the videos too")
+
+    p = command("synth", cmd_synth, "generate a SynthActions dataset (videos + ground truth)",
+                json_flag=True)
+    p.add_argument("out", type=Path)
+    p.add_argument("--videos", type=int, default=200, help="number of videos (default 200)")
+    p.add_argument("--frames", type=int, default=None, help="frames per video")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = command("import", cmd_import, "import labels (and their videos) into a project; "
+                "creates DIR if needed", json_flag=True)
+    p.add_argument("dir", type=Path)
+    p.add_argument("path", type=Path)
+    p.add_argument("--format", required=True, choices=FORMATS)
+
+    p = command("export", cmd_export, "export a project's labels")
+    p.add_argument("dir", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--split", choices=("train", "val", "test"), default=None)
+
+    p = command("train", cmd_train, "train the detector on a project's labels (no selection)",
+                json_flag=True)
+    p.add_argument("dir", type=Path)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--size", type=int, default=None, help="clip side S (default 112)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--weighting", default="stew", choices=("stew", "mgw", "pseudo", "labeled"),
+                   help="stew (default), mgw (S=1), pseudo (unweighted pseudo-labels), "
+                        "labeled (BCE on labeled frames only)")
+    p.add_argument("--init", type=Path, default=None, help="warm start from this checkpoint")
+    p.add_argument("--out", type=Path, default=None, help="checkpoint to write")
+
+    p = command("predict", cmd_predict, "detect actions in a project's videos",
+                json_flag=True)
+    p.add_argument("dir", type=Path)
+    p.add_argument("out", type=Path, help="predictions JSON to write")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--videos", nargs="*", metavar="NAME", help="only these videos")
+    p.add_argument("--split", choices=("train", "val", "test"), default=None)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+
+    p = command("eval", cmd_eval, "frame-mAP and video-mAP of predictions against ground "
+                "truth", json_flag=True)
+    p.add_argument("gt", type=Path, help="ground truth (halgui JSON)")
+    p.add_argument("pred", type=Path, help="predictions (halgui-predictions JSON)")
+    p.add_argument("--iou", type=float, default=0.5, help="frame-mAP IoU threshold")
+
+    p = command("bench", cmd_bench, "measure performance against DESIGN targets", json_flag=True)
+    p.add_argument("what", choices=("video",))
+    p.add_argument("--frames", type=int, default=300, help="length of the generated test video")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args))
+    except HalguiError as exc:
+        print(f"halgui: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("halgui: interrupted", file=sys.stderr)
+        return 130
