@@ -23,7 +23,6 @@ from halgui.core.progress import CancelFlag, Progress
 T = TypeVar("T")
 EXIT_USAGE = 2
 
-FORMATS = ("halgui",)
 
 
 def drive(work: Generator[Progress, None, T], *, quiet: bool = False) -> T:
@@ -133,14 +132,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from halgui.core.formats import halgui_json
+    from halgui.core import formats
     from halgui.core.project import DB_NAME, Project
+
+    module = formats.get(args.format)
 
     target = Path(args.dir)
     created = not (target / DB_NAME).exists()
     project = Project.create(target) if created else Project.open(target)
     try:
-        summary = drive(halgui_json.import_file(project, args.path, CancelFlag()),
+        summary = drive(module.import_labels(project, args.path, CancelFlag()),
                         quiet=args.json)
     except BaseException:
         project.close()
@@ -170,12 +171,17 @@ def _remove_new_project(folder: Path) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from halgui.core.formats import halgui_json
+    from halgui.core import formats
+    from halgui.core.formats.common import ExportOptions
     from halgui.core.project import Project
 
+    module = formats.get(args.format)
+    options = ExportOptions(split=args.split, pseudo_labels=args.pseudo_labels,
+                            human_only=args.human_only, keyframe_rate=args.keyframe_rate,
+                            write_images=args.images)
     with Project.open(args.dir) as project:
         snapshot = project.snapshot()
-    out = halgui_json.export_file(snapshot, args.out, split=args.split)
+    out = drive(module.export_labels(snapshot, args.out, options, CancelFlag()))
     print(f"wrote {out}")
     return 0
 
@@ -273,6 +279,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- parser
+def _format_names() -> list[str]:
+    from halgui.core.formats import FORMATS
+
+    return sorted(FORMATS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="halgui",
@@ -316,13 +328,21 @@ def build_parser() -> argparse.ArgumentParser:
                 "creates DIR if needed", json_flag=True)
     p.add_argument("dir", type=Path)
     p.add_argument("path", type=Path)
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--format", required=True, choices=_format_names())
 
     p = command("export", cmd_export, "export a project's labels")
     p.add_argument("dir", type=Path)
     p.add_argument("out", type=Path)
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--format", required=True, choices=_format_names())
     p.add_argument("--split", choices=("train", "val", "test"), default=None)
+    p.add_argument("--pseudo-labels", action="store_true",
+                   help="also write interpolated boxes (marked as such where the format can)")
+    p.add_argument("--human-only", action="store_true",
+                   help="only keyframes a person drew (no imported or model-accepted ones)")
+    p.add_argument("--keyframe-rate", type=float, default=1.0,
+                   help="AVA: keyframes per second (default 1)")
+    p.add_argument("--images", action="store_true",
+                   help="formats that reference frames: write the frame images too")
 
     p = command("train", cmd_train, "train the detector on a project's labels (no selection)",
                 json_flag=True)

@@ -40,7 +40,7 @@ def gt(tmp_path):
 
 def test_import_creates_videos_classes_tracks_and_labeled_frames(tmp_path, gt):
     with Project.create(tmp_path / "p") as p:
-        summary = run_to_end(halgui_json.import_file(p, gt))
+        summary = run_to_end(halgui_json.import_labels(p, gt))
         assert summary == halgui_json.ImportSummary(videos=1, linked=1, tracks=1, keyframes=2,
                                                     labeled_frames=4)
         (video,) = p.videos()
@@ -59,7 +59,7 @@ def test_missing_video_file_imports_annotations_only(tmp_path):
     path = tmp_path / "gt.json"
     path.write_text(json.dumps(document(path="elsewhere/clip.mp4")))
     with Project.create(tmp_path / "p") as p:
-        summary = run_to_end(halgui_json.import_file(p, path))
+        summary = run_to_end(halgui_json.import_labels(p, path))
         assert summary.linked == 0
         assert p.videos()[0].path is None
         assert p.stats()["keyframe_boxes"] == 2
@@ -67,13 +67,13 @@ def test_missing_video_file_imports_annotations_only(tmp_path):
 
 def test_export_then_import_round_trips(tmp_path, gt):
     with Project.create(tmp_path / "a") as a:
-        run_to_end(halgui_json.import_file(a, gt))
+        run_to_end(halgui_json.import_labels(a, gt))
         track = a.tracks(1)[0].id
         a.set_keyframe(track, 2, Box(3.25, 2, 31.5, 40))
         out = halgui_json.export_file(a.snapshot(), tmp_path / "out" / "labels.json")
         before = a.snapshot()
     with Project.create(tmp_path / "b") as b:
-        run_to_end(halgui_json.import_file(b, out))
+        run_to_end(halgui_json.import_labels(b, out))
         after = b.snapshot()
     assert [v.name for v in after.videos] == [v.name for v in before.videos]
     assert after.videos[0].path == before.videos[0].path
@@ -88,7 +88,7 @@ def test_video_disagreeing_with_the_file_is_refused(tmp_path):
     path.write_text(json.dumps(document(n_frames=30)))
     with Project.create(tmp_path / "p") as p:
         with pytest.raises(VideoError, match="has 12 frames"):
-            run_to_end(halgui_json.import_file(p, path))
+            run_to_end(halgui_json.import_labels(p, path))
         assert p.stats()["videos"] == 0 and p.stats()["classes"] == 0
 
 
@@ -117,7 +117,7 @@ def test_malformed_files_name_the_field_and_change_nothing(tmp_path, gt, change,
     gt.write_text(json.dumps(data))
     with Project.create(tmp_path / "p") as p:
         with pytest.raises(FormatError) as info:
-            run_to_end(halgui_json.import_file(p, gt))
+            run_to_end(halgui_json.import_labels(p, gt))
         assert str(info.value).startswith(str(gt))
         assert where in str(info.value)
         assert p.stats() == Project.create(tmp_path / "empty").stats()
@@ -132,9 +132,9 @@ def test_syntax_error_names_line_and_column(tmp_path):
 
 def test_importing_the_same_video_twice_is_refused(tmp_path, gt):
     with Project.create(tmp_path / "p") as p:
-        run_to_end(halgui_json.import_file(p, gt))
+        run_to_end(halgui_json.import_labels(p, gt))
         with pytest.raises(FormatError, match="already in the project"):
-            run_to_end(halgui_json.import_file(p, gt))
+            run_to_end(halgui_json.import_labels(p, gt))
         assert p.stats()["tracks"] == 1
 
 
@@ -159,7 +159,7 @@ def test_corrupted_files_fail_cleanly(tmp_path_factory, data):
     path.write_text(text, encoding="utf-8")
     with Project.create(folder / "p") as p:
         try:
-            run_to_end(halgui_json.import_file(p, path))
+            run_to_end(halgui_json.import_labels(p, path))
         except FormatError as exc:
             assert str(exc).startswith(str(path))
             assert p.stats()["videos"] == 0 and p.stats()["tracks"] == 0

@@ -11,49 +11,25 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Generator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from halgui.core.annotations import Keyframe, clip_box
-from halgui.core.errors import BoxError, FormatError, VideoError
+from halgui.core.errors import BoxError, FormatError
+from halgui.core.formats.common import (
+    ExportOptions,
+    ImportSummary,
+    ParsedTrack,
+    ParsedVideo,
+    write_json_atomic,
+    write_labels,
+)
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import SPLITS, LabelSnapshot, Project
-from halgui.core.video import fingerprint, probe
 
 FORMAT = "halgui"
 VERSION = 1
-
-
-@dataclass(frozen=True)
-class ParsedTrack:
-    actor: int
-    class_name: str
-    keyframes: tuple[Keyframe, ...]
-
-
-@dataclass(frozen=True)
-class ParsedVideo:
-    name: str
-    path: Path | None
-    width: int
-    height: int
-    fps: float
-    n_frames: int
-    split: str
-    labeled: tuple[int, ...]
-    tracks: tuple[ParsedTrack, ...]
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    videos: int
-    linked: int
-    tracks: int
-    keyframes: int
-    labeled_frames: int
 
 
 # ---------------------------------------------------------------------- parsing
@@ -200,7 +176,7 @@ def _parse_video(v: _Field, base: Path, class_names: set[str]) -> ParsedVideo:
 
 
 # ---------------------------------------------------------------------- import
-def import_file(
+def import_labels(
     project: Project, path: str | Path, cancel: CancelFlag | None = None
 ) -> Generator[Progress, None, ImportSummary]:
     """Import a halgui JSON file into a project, all or nothing.
@@ -212,56 +188,7 @@ def import_file(
     path = Path(path)
     yield Progress("reading", 0, 1, path.name)
     classes, videos = parse(path)
-    for video in videos:
-        if project.video_by_name(video.name) is not None:
-            raise FormatError(path, f"video {video.name!r} is already in the project")
-    files: dict[str, tuple[int, str]] = {}
-    for i, video in enumerate(videos):
-        if cancel is not None:
-            cancel.check()
-        yield Progress("checking videos", i, len(videos), video.name)
-        if video.path is not None and video.path.exists():
-            files[video.name] = _check_file(path, video)
-    linked = tracks = keyframes = labeled = 0
-    with project.transaction():
-        class_ids = {c.name: c.id for c in project.classes()}
-        for name, color in classes:
-            if name not in class_ids:
-                class_ids[name] = project.add_class(name, color or None)
-        for i, video in enumerate(videos):
-            if cancel is not None:
-                cancel.check()  # raising here rolls the whole import back
-            if i % 20 == 0:
-                yield Progress("importing", i, len(videos), video.name)
-            size, digest = files.get(video.name, (None, None))
-            video_id = project.add_video(
-                video.name, path=video.path if video.name in files else None,
-                width=video.width, height=video.height, fps=video.fps, n_frames=video.n_frames,
-                size=size, hash=digest, split=video.split,
-            )
-            linked += video.name in files
-            for track in video.tracks:
-                track_id = project.add_track(video_id, class_ids[track.class_name],
-                                             track.actor or None)
-                project.set_keyframes(track_id, track.keyframes)
-                keyframes += sum(not k.outside for k in track.keyframes)
-            tracks += len(video.tracks)
-            project.set_labeled(video_id, video.labeled)
-            labeled += len(video.labeled)
-    yield Progress("importing", len(videos), len(videos))
-    return ImportSummary(len(videos), linked, tracks, keyframes, labeled)
-
-
-def _check_file(source: Path, video: ParsedVideo) -> tuple[int, str]:
-    assert video.path is not None
-    info = probe(video.path)
-    if (info.width, info.height) != (video.width, video.height):
-        raise VideoError(video.path, f"is {info.width}x{info.height}, but {source.name} says "
-                                     f"{video.width}x{video.height}")
-    if info.n_frames != video.n_frames:
-        raise VideoError(video.path, f"has {info.n_frames} frames, but {source.name} says "
-                                     f"{video.n_frames}")
-    return fingerprint(video.path)
+    return (yield from write_labels(project, path, classes, videos, cancel))
 
 
 # ---------------------------------------------------------------------- export
@@ -304,19 +231,16 @@ def export_file(snapshot: LabelSnapshot, out: str | Path, *, split: str | None =
     return out
 
 
-def write_json_atomic(out: Path, document: dict[str, Any]) -> None:
-    """Write JSON next to ``out`` and rename it over ``out`` only once fully written."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(document, f, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def export_labels(
+    snapshot: LabelSnapshot, out: str | Path, options: ExportOptions | None = None,
+    cancel: CancelFlag | None = None,
+) -> Generator[Progress, None, Path]:
+    """The registry's export entry point. ``OUT`` is the JSON file; pseudo-labels are not
+    written (the format keeps keyframes, from which they are recomputed)."""
+    yield Progress("exporting", 0, 1)
+    path = export_file(snapshot, out, split=(options or ExportOptions()).split)
+    yield Progress("exporting", 1, 1)
+    return path
 
 
 def _keyframe_dict(k: Keyframe) -> dict[str, Any]:
@@ -338,4 +262,4 @@ def _ranges(frames: frozenset[int]) -> list[list[int]]:
     return runs
 
 
-__all__ = ["ImportSummary", "export_file", "import_file", "parse", "to_dict"]
+__all__ = ["export_file", "export_labels", "import_labels", "parse", "to_dict"]
