@@ -20,6 +20,13 @@ from halgui.core.errors import HalguiError
 #: format name -> (module, one-line description)
 FORMATS: dict[str, tuple[str, str]] = {
     "halgui": ("halgui.core.formats.halgui_json", "halgui's native JSON (keyframes, tracks)"),
+    "coco": ("halgui.core.formats.coco", "CocoVid JSON: videos, frames, tracks, action attributes"),
+    "cvat": ("halgui.core.formats.cvat", "CVAT for video 1.1 XML: tracks with keyframe/outside"),
+    "mot": ("halgui.core.formats.mot", "MOTChallenge gt.txt + seqinfo.ini, actions in a sidecar"),
+    "yolo": ("halgui.core.formats.yolo", "YOLO per-frame txt + classes"),
+    "ava": ("halgui.core.formats.ava", "AVA CSV + label-map pbtxt + excluded timestamps"),
+    "ucf24": ("halgui.core.formats.ucf24", "UCF101-24 corrected annotations (pyannot.pkl)"),
+    "act": ("halgui.core.formats.act", "ACT/MOC/YOWO ground-truth pickle (UCF101v2-GT.pkl)"),
 }
 
 
