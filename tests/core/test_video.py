@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 import shutil
 import struct
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 
 from halgui.core.errors import VideoError
 from halgui.core.video import (
+    FrameCache,
     FrameRangeError,
     VideoConfig,
     fingerprint,
@@ -309,3 +312,83 @@ def test_fingerprint_of_frame_folder(tmp_path, videos):
     assert fingerprint(copy) != fingerprint(videos["folder"])
     with pytest.raises(VideoError, match="does not exist"):
         fingerprint(tmp_path / "gone")
+
+
+# -------------------------------------------------------------------------------- frame cache
+
+
+def _wait_for(condition, timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return condition()
+
+
+FRAME_BYTES = W * H * 3
+
+
+def test_frame_cache_returns_right_frames_within_its_budget(videos):
+    budget = 10 * FRAME_BYTES
+    with FrameCache(videos["h264"], max_bytes=budget) as cache:
+        assert cache.prefetch == 4  # (10 - 1) // 2: the window and a back block fit
+        rng = np.random.default_rng(2)
+        moves = [*range(0, 40), *range(120, 100, -1), *map(int, rng.integers(0, 300, 40))]
+        for i in moves:
+            frame = cache.get(i)
+            assert index_of(frame) == i
+            assert not frame.flags.writeable
+            assert cache.nbytes <= budget
+        assert _wait_for(lambda: cache.nbytes > 0)
+        assert cache.peak_bytes <= budget
+        assert cache.misses > 0
+
+
+def test_frame_cache_prefetches_ahead_and_in_blocks_behind(videos):
+    with FrameCache(videos["h264"], max_bytes=40 * FRAME_BYTES, prefetch=8) as cache:
+        cache.get(50)
+        assert _wait_for(lambda: set(range(51, 59)) <= set(cache.cached()))
+        hits = cache.hits
+        assert index_of(cache.get(51)) == 51 and cache.hits == hits + 1
+        cache.get(200)
+        cache.get(199)  # now going back: the 8 frames below 199 come from one seek
+        assert _wait_for(lambda: set(range(191, 199)) <= set(cache.cached()))
+        for i in range(198, 190, -1):
+            assert index_of(cache.get(i)) == i
+        assert cache.hits >= hits + 9
+
+
+def test_frame_cache_is_thread_safe(videos):
+    errors: list[str] = []
+    with FrameCache(videos["h264"], max_bytes=12 * FRAME_BYTES) as cache:
+
+        def worker(seed: int) -> None:
+            for i in np.random.default_rng(seed).integers(0, 300, 30):
+                got = index_of(cache.get(int(i)))
+                if got != i:
+                    errors.append(f"asked {i}, got {got}")
+
+        threads = [threading.Thread(target=worker, args=(s,)) for s in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and cache.peak_bytes <= 12 * FRAME_BYTES
+
+
+def test_frame_cache_close_stops_its_thread(videos):
+    cache = FrameCache(videos["mp4v"], max_bytes=20 * FRAME_BYTES)
+    cache.get(0)
+    cache.close()
+    cache.close()
+    assert not [t for t in threading.enumerate() if t.name == "halgui-prefetch:cv.mp4"]
+    with pytest.raises(VideoError, match="closed"):
+        cache.get(1)
+
+
+def test_frame_cache_out_of_range_and_reader_factory(videos):
+    with FrameCache(lambda: open_video(videos["folder"]), max_bytes=0) as cache:
+        assert cache.prefetch == 0 and index_of(cache.get(5)) == 5 and cache.nbytes == 0
+        with pytest.raises(FrameRangeError, match="has no frame 24"):
+            cache.get(24)
