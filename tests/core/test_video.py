@@ -19,8 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from halgui.core.errors import VideoError
+from halgui.core.errors import Cancelled, VideoError
+from halgui.core.progress import CancelFlag, run_to_end
 from halgui.core.video import (
+    ClipCache,
     FrameCache,
     FrameRangeError,
     VideoConfig,
@@ -392,3 +394,70 @@ def test_frame_cache_out_of_range_and_reader_factory(videos):
         assert cache.prefetch == 0 and index_of(cache.get(5)) == 5 and cache.nbytes == 0
         with pytest.raises(FrameRangeError, match="has no frame 24"):
             cache.get(24)
+
+
+# --------------------------------------------------------------------------------- clip cache
+
+
+def test_clip_cache_builds_once_and_is_keyed_by_content(videos, tmp_path):
+    cache = ClipCache(tmp_path / "cache")
+    assert not cache.has(videos["mp4v"], 32)
+    events = []
+    work = cache.build(videos["mp4v"], 32)
+    while True:
+        try:
+            events.append(next(work))
+        except StopIteration as stop:
+            frames = stop.value
+            break
+    assert isinstance(frames, np.memmap) and frames.shape == (90, 32, 32, 3)
+    assert frames.dtype == np.uint8 and not frames.flags.writeable
+    assert [e.done for e in events] == sorted(e.done for e in events)
+    assert events[-1].done == events[-1].total == 90
+    stored = cache.path_for(videos["mp4v"], 32)
+    mtime = stored.stat().st_mtime_ns
+    again = ClipCache(tmp_path / "cache")
+    moved = tmp_path / "moved.mp4"
+    shutil.copy(videos["mp4v"], moved)
+    assert again.has(moved, 32) and again.frames(moved, 32).shape == (90, 32, 32, 3)
+    assert again.builds == 0 and cache.builds == 1 and stored.stat().st_mtime_ns == mtime
+    assert list(run_to_end(again.build(videos["mp4v"], 32)).shape) == [90, 32, 32, 3]
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [stored.name]
+    with open_video(videos["mp4v"]) as reader:
+        for i in (0, 45, 89):
+            expected = cv2.resize(reader.read(i), (32, 32), interpolation=cv2.INTER_AREA)
+            assert np.abs(frames[i].astype(int) - expected).mean() < 4
+
+
+def test_clip_cache_default_size_and_frame_folders(videos, tmp_path):
+    frames = ClipCache(tmp_path).frames(videos["folder"])
+    size = VideoConfig().clip_size
+    assert frames.shape == (24, size, size, 3)
+    assert [index_of(f) for f in frames] == list(range(24))
+
+
+def test_cancelled_or_abandoned_build_leaves_nothing(videos, tmp_path):
+    cache_dir = tmp_path / "cache"
+    cache = ClipCache(cache_dir, VideoConfig(clip_progress_every=8))
+    flag = CancelFlag()
+    work = cache.build(videos["h264"], 32, cancel=flag)
+    next(work)
+    next(work)
+    flag.cancel()
+    with pytest.raises(Cancelled):
+        run_to_end(work)
+    assert list(cache_dir.iterdir()) == []
+    work = cache.build(videos["h264"], 32)
+    next(work)
+    next(work)
+    work.close()  # the consumer walked away
+    assert list(cache_dir.iterdir()) == [] and not cache.has(videos["h264"], 32)
+
+
+def test_failed_build_leaves_nothing(tmp_path):
+    folder = write_folder(tmp_path / "frames", 6)
+    cv2.imwrite(str(folder / "frame5.png"), np.zeros((10, 10, 3), np.uint8))
+    cache = ClipCache(tmp_path / "cache")
+    with pytest.raises(VideoError, match=r"frame5\.png"):
+        cache.frames(folder, 16)
+    assert list((tmp_path / "cache").iterdir()) == []
