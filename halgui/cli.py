@@ -197,9 +197,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                          device=args.device, stew=StewConfig(weighting=args.weighting))
+    clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
-        config = dataclasses.replace(config, clip=dataclasses.replace(config.clip,
-                                                                      size=args.size))
+        clip = dataclasses.replace(clip, size=args.size)
+    config = dataclasses.replace(config, clip=clip)
     with Project.open(args.dir) as project:
         snapshot = project.snapshot()
         out = args.out or project.folder / "models" / f"train-{time.strftime('%Y%m%d-%H%M%S')}.pt"
@@ -350,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--size", type=int, default=None, help="clip side S (default 112)")
+    p.add_argument("--clips-per-epoch", type=int, default=None,
+                   help="sample at most this many clips per epoch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--weighting", default="stew", choices=("stew", "mgw", "pseudo", "labeled"),

@@ -30,6 +30,9 @@ class ClipConfig:
     crop: float = 0.10            # random crop: up to this fraction of each side
     flip: bool = True             # random horizontal flip
     pseudo_per_labeled: float = 1.0  # pseudo-span clips per labeled-frame clip in an epoch
+    #: cap on clips per epoch (a sample of the centres, labeled first): with densely labeled
+    #: videos, clips centred on neighbouring frames are near duplicates
+    max_clips_per_epoch: int | None = None
 
 
 @dataclass
@@ -101,7 +104,12 @@ def epoch_centres(
         if stew.weighting in ("stew", "mgw"):
             trusted &= v.temporal > 0
         pseudo.extend((i, int(f)) for f in np.flatnonzero(trusted))
+    cap = clip.max_clips_per_epoch
+    if cap is not None and len(labeled) > cap:
+        labeled = [labeled[j] for j in sorted(rng.choice(len(labeled), size=cap, replace=False))]
     n_pseudo = min(len(pseudo), round(clip.pseudo_per_labeled * max(len(labeled), 1)))
+    if cap is not None:
+        n_pseudo = min(n_pseudo, max(cap - len(labeled), 0))
     if n_pseudo:
         chosen = rng.choice(len(pseudo), size=n_pseudo, replace=False)
         labeled.extend(pseudo[j] for j in chosen)
