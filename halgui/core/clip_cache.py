@@ -75,7 +75,7 @@ class ClipCache:
         temp = target.with_name(f"{target.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.npy")
         every = max(1, self.config.clip_progress_every)
         name = Path(path).name
-        with open_video(path, sequential=True, config=self.config) as reader:
+        with open_video(path, config=self.config) as reader:
             n = reader.info.n_frames
             shape = (n, size, size, 3)
             out: np.memmap | None = np.lib.format.open_memmap(temp, "w+", np.uint8, shape)

@@ -46,6 +46,7 @@ class FrameCache:
         max_bytes: int | None = None,
         *,
         prefetch: int | None = None,
+        prefetch_back: int | None = None,
         config: VideoConfig | None = None,
     ) -> None:
         config = config or DEFAULT_CONFIG
@@ -58,11 +59,13 @@ class FrameCache:
             self._reader = source()
         self.info: VideoInfo = self._reader.info
         frame_bytes = self.info.width * self.info.height * 3
-        # The frames near the playhead (at most 2k: a window of k and, going back, a block of k
-        # below it) must fit with one to spare, or prefetching would evict its own work.
+        # The frames near the playhead (ahead: a window of k; behind: a window of b and a block
+        # of b below it) must fit with one to spare, or prefetching would evict its own work.
         fits = self.max_bytes // frame_bytes if frame_bytes else 0
-        wanted = config.prefetch_frames if prefetch is None else prefetch
-        self.prefetch = max(0, min(wanted, (fits - 1) // 2))
+        ahead = config.prefetch_frames if prefetch is None else prefetch
+        behind = config.prefetch_back_frames if prefetch_back is None else prefetch_back
+        self.prefetch = max(0, min(ahead, fits - 2))
+        self.prefetch_back = max(0, min(behind, (fits - 1) // 2))
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
         self._failed: set[int] = set()
         self.nbytes = 0
@@ -77,7 +80,7 @@ class FrameCache:
         self._dir = 1
         self._closed = False
         self._thread: threading.Thread | None = None
-        if self.prefetch:
+        if self.prefetch or self.prefetch_back:
             self._thread = threading.Thread(
                 target=self._prefetch_loop, name=f"halgui-prefetch:{self.info.path.name}",
                 daemon=True,
@@ -174,29 +177,30 @@ class FrameCache:
         if self._pos is not None and index != self._pos:
             step = index - self._pos
             # Small moves set the direction; a jump plays forward from where it lands.
-            self._dir = -1 if -self.prefetch <= step < 0 else 1
+            self._dir = -1 if -max(self.prefetch_back, 1) <= step < 0 else 1
         self._pos = index
         self._wake.notify_all()
 
     def _near(self, index: int) -> bool:
         """Whether a frame is one the prefetcher would fetch (or the one on screen)."""
-        pos, k = self._pos, self.prefetch
+        pos = self._pos
         if pos is None:
             return False
         if self._dir > 0:
-            return pos <= index <= pos + k
-        return pos - 2 * k + 1 <= index <= pos
+            return pos <= index <= pos + self.prefetch
+        return pos - 2 * self.prefetch_back + 1 <= index <= pos
 
     def _next_job(self) -> int | None:
         """The frame the prefetcher should decode next, or None if the window is full."""
-        pos, k, n = self._pos, self.prefetch, self.info.n_frames
+        pos, n = self._pos, self.info.n_frames
         if pos is None:
             return None
         if self._dir > 0:
-            for j in range(pos + 1, min(n, pos + 1 + k)):
+            for j in range(pos + 1, min(n, pos + 1 + self.prefetch)):
                 if j not in self._frames and j not in self._failed:
                     return j
             return None
+        k = self.prefetch_back
         for j in range(pos - 1, max(-1, pos - 1 - k), -1):
             if j not in self._frames and j not in self._failed:
                 # Fill the block of k frames ending at j from its lowest missing frame up:

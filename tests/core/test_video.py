@@ -94,6 +94,12 @@ def write_h264(path: Path, n: int, *, gop: int = 150, bframes: int = 3, fps: int
     return path
 
 
+def decode_all(path: Path) -> list[np.ndarray]:
+    """Every frame by plain front-to-back PyAV decoding: the reference for random access."""
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
 def write_folder(path: Path, n: int) -> Path:
     path.mkdir()
     order = np.random.default_rng(3).permutation(n)  # written out of order on purpose
@@ -147,8 +153,7 @@ def test_sequential_read_returns_every_frame_in_order(videos, name):
 
 @pytest.mark.parametrize("name", ["h264", "h264_mkv", "mp4v"])
 def test_random_access_is_frame_exact_on_inter_coded_files(videos, name):
-    with open_video(videos[name], sequential=True) as reader:
-        sequential = list(reader.iter_frames())
+    sequential = decode_all(videos[name])
     rng = np.random.default_rng(11)
     with open_video(videos[name]) as reader:
         order = [int(i) for i in rng.integers(0, len(sequential), 150)]
@@ -183,7 +188,7 @@ def test_out_of_range_is_an_index_error_naming_the_file(videos):
 
 
 def test_iter_frames_resizes(videos):
-    with open_video(videos["h264"], sequential=True) as reader:
+    with open_video(videos["h264"]) as reader:
         small = list(reader.iter_frames(10, 20, size=64))
     assert len(small) == 10 and all(f.shape == (64, 64, 3) for f in small)
     assert [index_of(f) for f in small] == list(range(10, 20))
@@ -227,9 +232,9 @@ def test_real_footage_probe_and_random_access():
     path = DATA / "vtest_60.avi"
     info = probe(path)
     assert (info.width, info.height, info.fps, info.n_frames) == (768, 576, 10.0, 60)
-    with open_video(path, sequential=True) as reader:
-        sequential = list(reader.iter_frames())
+    sequential = decode_all(path)
     with open_video(path) as reader:
+        assert np.array_equal(np.stack(list(reader.iter_frames())), np.stack(sequential))
         for i in [59, 0, 31, 30, 58, 3, 45, 44, 12, 59]:
             assert np.array_equal(reader.read(i), sequential[i])
     diffs = [np.abs(a.astype(int) - b).mean() for a, b in itertools.pairwise(sequential)]
@@ -334,7 +339,8 @@ FRAME_BYTES = W * H * 3
 def test_frame_cache_returns_right_frames_within_its_budget(videos):
     budget = 10 * FRAME_BYTES
     with FrameCache(videos["h264"], max_bytes=budget) as cache:
-        assert cache.prefetch == 4  # (10 - 1) // 2: the window and a back block fit
+        # Ahead, a window of 8 fits beside the frame on screen; behind, a window and a block.
+        assert (cache.prefetch, cache.prefetch_back) == (8, 4)
         rng = np.random.default_rng(2)
         moves = [*range(0, 40), *range(120, 100, -1), *map(int, rng.integers(0, 300, 40))]
         for i in moves:
@@ -348,7 +354,7 @@ def test_frame_cache_returns_right_frames_within_its_budget(videos):
 
 
 def test_frame_cache_prefetches_ahead_and_in_blocks_behind(videos):
-    with FrameCache(videos["h264"], max_bytes=40 * FRAME_BYTES, prefetch=8) as cache:
+    with FrameCache(videos["h264"], 40 * FRAME_BYTES, prefetch=8, prefetch_back=8) as cache:
         cache.get(50)
         assert _wait_for(lambda: set(range(51, 59)) <= set(cache.cached()))
         hits = cache.hits
@@ -391,7 +397,8 @@ def test_frame_cache_close_stops_its_thread(videos):
 
 def test_frame_cache_out_of_range_and_reader_factory(videos):
     with FrameCache(lambda: open_video(videos["folder"]), max_bytes=0) as cache:
-        assert cache.prefetch == 0 and index_of(cache.get(5)) == 5 and cache.nbytes == 0
+        assert cache.prefetch == cache.prefetch_back == 0
+        assert index_of(cache.get(5)) == 5 and cache.nbytes == 0
         with pytest.raises(FrameRangeError, match="has no frame 24"):
             cache.get(24)
 
