@@ -266,7 +266,62 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_open(args: argparse.Namespace) -> int:
+    from halgui.gui.app import run
+
+    return run(args.dir)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from halgui.core.demo import DEMO_CONFIG, default_demo_dir, make_demo
+    from halgui.core.project import DB_NAME
+
+    folder = (args.dir or default_demo_dir()).expanduser().resolve()
+    if not (folder / DB_NAME).exists():
+        config = dataclasses.replace(DEMO_CONFIG, n_videos=args.videos, n_frames=args.frames)
+        drive(make_demo(folder, config))
+        print(f"created the demo project {folder}")
+    elif args.no_gui:
+        print(f"the demo project is already in {folder}")
+    if args.no_gui:
+        return 0
+    from halgui.gui.app import run
+
+    return run(folder)
+
+
+def cmd_round(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from halgui.core.al.rounds import RoundConfig, run_round
+    from halgui.core.al.strategies import SelectionConfig
+    from halgui.core.al.train import TrainConfig
+    from halgui.core.project import Project
+
+    train = TrainConfig(epochs=args.epochs, device=args.device, warm_start=not args.from_scratch)
+    if args.clips_per_epoch is not None:
+        train = dataclasses.replace(train, clip=dataclasses.replace(
+            train.clip, max_clips_per_epoch=args.clips_per_epoch))
+    config = RoundConfig(strategy=args.strategy, train=train, seed=args.seed,
+                         selection=SelectionConfig(budget=args.budget, alpha=args.alpha))
+    with Project.open(args.dir) as project:
+        result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
+    _print({"round": result.number, "proposals": result.proposals,
+            "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
+            "seconds": round(result.seconds, 1),
+            **{k: v for k, v in result.metrics.items() if not isinstance(v, dict)}}, args.json)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "ui":
+        from halgui.bench import ui as bench_ui
+
+        result = bench_ui.run(frames=args.frames)
+        print(json.dumps(result, indent=2) if args.json else bench_ui.format_table(result))
+        return 0
     if args.what == "video":
         from halgui.bench import video as bench
 
@@ -376,18 +431,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pred", type=Path, help="predictions (halgui-predictions JSON)")
     p.add_argument("--iou", type=float, default=0.5, help="frame-mAP IoU threshold")
 
+    p = command("open", cmd_open, "open the app (on project DIR, else the last project)")
+    p.add_argument("dir", type=Path, nargs="?", default=None)
+
+    p = command("demo", cmd_demo, "generate a demo project of SynthActions videos (a few frames "
+                "labeled) and open it; reuses DIR if it already holds the demo")
+    p.add_argument("dir", type=Path, nargs="?", default=None,
+                   help="where to put it (default: the user data folder's halgui/demo)")
+    p.add_argument("--no-gui", action="store_true", help="only create it")
+    p.add_argument("--videos", type=int, default=24, help="number of videos (default 24)")
+    p.add_argument("--frames", type=int, default=96, help="frames per video (default 96)")
+
+    p = command("round", cmd_round, "one active-learning round: train, score, select "
+                "(round 0: choose videos by appearance)", json_flag=True)
+    p.add_argument("dir", type=Path)
+    p.add_argument("--strategy", default="claus",
+                   choices=("claus", "claus-no-cluster", "claus-no-stew", "asl", "inter",
+                            "entropy", "uniform", "random"))
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--budget", type=int, default=None,
+                   help="frames to propose (default 0.25%% of the pool, at least 20)")
+    p.add_argument("--alpha", type=float, default=0.5, help="share of the budget for new videos")
+    p.add_argument("--clips-per-epoch", type=int, default=None)
+    p.add_argument("--from-scratch", action="store_true",
+                   help="do not start from the previous round's weights")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+
     p = command("bench", cmd_bench, "measure performance against DESIGN targets", json_flag=True)
-    p.add_argument("what", choices=("video",))
+    p.add_argument("what", choices=("video", "ui"))
     p.add_argument("--frames", type=int, default=300, help="length of the generated test video")
     return parser
 
 
+def _default_to_open(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """``halgui`` and ``halgui DIR`` mean ``halgui open [DIR]``; anything else is unchanged."""
+    argv = list(argv)
+    commands = next(a.choices for a in parser._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    if not argv or (not argv[0].startswith("-") and argv[0] not in commands):
+        return ["open", *argv]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    args = parser.parse_args(_default_to_open(parser, sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args))
     except HalguiError as exc:

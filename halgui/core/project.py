@@ -63,6 +63,19 @@ class ClassRecord:
 
 
 @dataclass(frozen=True)
+class RoundRecord:
+    """A finished round as stored."""
+
+    number: int
+    strategy: str
+    config: dict[str, object]
+    metrics: dict[str, object]
+    checkpoint: Path | None
+    started_at: str
+    finished_at: str
+
+
+@dataclass(frozen=True)
 class LabelSnapshot:
     """All labels of a project as they were at one instant; what a round or an export reads."""
 
@@ -420,6 +433,56 @@ class Project:
             tracks={k: tuple(v) for k, v in tracks.items()},
             labeled={k: frozenset(v) for k, v in labeled.items()},
         )
+
+    # ------------------------------------------------------------------ rounds
+    def rounds(self) -> list[RoundRecord]:
+        """Finished rounds, oldest first."""
+        import json
+
+        return [
+            RoundRecord(r["number"], r["strategy"], json.loads(r["config"]),
+                        json.loads(r["metrics"]),
+                        None if r["checkpoint"] is None else self.folder / r["checkpoint"],
+                        r["started_at"], r["finished_at"])
+            for r in self._query("SELECT * FROM rounds ORDER BY number")
+        ]
+
+    def record_round(
+        self,
+        *,
+        strategy: str,
+        config: dict[str, object],
+        metrics: dict[str, object],
+        checkpoint: str | Path | None,
+        started_at: str,
+        proposals: Iterable[tuple[int, int, float]],
+        video_scores: Iterable[tuple[int, bytes | None, int | None, float | None]] = (),
+    ) -> int:
+        """Write a finished round in one transaction: the round, its proposals in rank order,
+        and per video the uncertainty curve (float32 bytes), cluster and informativeness.
+        Returns the round's number (0, 1, 2, ...)."""
+        import json
+
+        ckpt = None if checkpoint is None else self._store_path(checkpoint)
+        with self.transaction() as c:
+            number = c.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM rounds").fetchone()[0]
+            cur = c.execute(
+                "INSERT INTO rounds (number, strategy, config, metrics, checkpoint, started_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (number, strategy, json.dumps(config), json.dumps(metrics), ckpt, started_at),
+            )
+            round_id = cur.lastrowid
+            c.executemany(
+                "INSERT OR IGNORE INTO proposals (round_id, video_id, frame, score, rank)"
+                " VALUES (?,?,?,?,?)",
+                [(round_id, v, f, float(s), rank) for rank, (v, f, s) in enumerate(proposals)],
+            )
+            c.executemany(
+                "INSERT INTO video_scores (round_id, video_id, uncertainty, cluster,"
+                " informativeness) VALUES (?,?,?,?,?)",
+                [(round_id, *row) for row in video_scores],
+            )
+        return int(number)
 
     def stats(self) -> dict[str, int]:
         """Counts shown by ``halgui info``."""

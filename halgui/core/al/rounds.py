@@ -1,0 +1,221 @@
+"""One active-learning round on a project, as one generator (DESIGN.md 3).
+
+snapshot -> clip caches -> (round 0: appearance clusters) or (train -> score the pool with MC
+dropout -> cluster -> select) -> one transaction with the proposals, per-video uncertainty
+curves, clusters and scores. The round reads a snapshot taken when it starts, so labeling can go
+on meanwhile; a cancelled or failed round writes nothing (its checkpoint file is removed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from halgui.core.al.clustering import ClusterConfig
+from halgui.core.al.data import ClipConfig
+from halgui.core.al.dataset import cached_frames, class_names, clip_cache, training_set
+from halgui.core.al.strategies import (
+    STRATEGIES,
+    PoolVideo,
+    Selection,
+    SelectionConfig,
+    appearance_features,
+    cold_start,
+    select,
+)
+from halgui.core.al.train import TrainConfig
+from halgui.core.al.uncertainty import UncertaintyConfig
+from halgui.core.errors import HalguiError
+from halgui.core.progress import CancelFlag, Progress
+from halgui.core.project import LabelSnapshot, Project, VideoRecord
+
+
+@dataclass(frozen=True)
+class RoundConfig:
+    """Everything a round needs to know; stored with the round."""
+
+    strategy: str = "claus"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class RoundResult:
+    number: int
+    proposals: int
+    checkpoint: Path | None
+    metrics: dict[str, Any]
+    seconds: float
+
+
+def pool_videos(snapshot: LabelSnapshot) -> list[VideoRecord]:
+    """The pool: linked videos of the training split."""
+    return [v for v in snapshot.videos if v.split == "train" and v.path is not None]
+
+
+def latest_checkpoint(project: Project) -> Path | None:
+    """The newest round's checkpoint that still exists (the model in use)."""
+    for record in reversed(project.rounds()):
+        if record.checkpoint is not None and record.checkpoint.exists():
+            return record.checkpoint
+    return None
+
+
+def run_round(
+    project: Project, config: RoundConfig = RoundConfig(), cancel: CancelFlag | None = None,
+) -> Generator[Progress, None, RoundResult]:
+    """Run one round and record it; yields progress of each phase."""
+    if config.strategy not in STRATEGIES:
+        raise HalguiError(f"unknown strategy {config.strategy!r}; known: {sorted(STRATEGIES)}")
+    start = time.perf_counter()
+    started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    snapshot = project.snapshot()
+    videos = pool_videos(snapshot)
+    if not videos:
+        raise HalguiError(f"{project.folder}: no linked training videos to choose from")
+    clip = config.train.clip
+    frames = yield from cached_frames(clip_cache(project.folder), videos, clip.size, cancel)
+    labeled = {v.id: _mask(v, snapshot) for v in videos}
+    checkpoint: Path | None = None
+    metrics: dict[str, Any] = {}
+    scores: dict[int, Any] = {}
+    if not any(m.any() for m in labeled.values()):
+        yield Progress("selecting", 0, 1, "round 0: appearance clusters")
+        pool = [PoolVideo(v.id, labeled[v.id]) for v in videos]
+        selection = cold_start(pool, {v.id: appearance_features(frames[v.id]) for v in videos},
+                               config.selection)
+        strategy = "cold-start"
+    else:
+        strategy = config.strategy
+        number = len(project.rounds())
+        checkpoint = project.folder / "models" / f"round-{number:03d}.pt"
+        try:
+            selection, scores, metrics = yield from _learn(project, snapshot, videos, frames,
+                                                           labeled, checkpoint, config, cancel)
+        except BaseException:
+            checkpoint.unlink(missing_ok=True)
+            raise
+    yield Progress("saving", 0, 1)
+    number = project.record_round(
+        strategy=strategy, config=config.to_dict(), metrics=metrics, checkpoint=checkpoint,
+        started_at=started_at, proposals=selection.proposals,
+        video_scores=[(vid, s.uncertainty.astype("<f4").tobytes(), s.cluster,
+                       _finite(selection.video_scores.get(vid))) for vid, s in scores.items()],
+    )
+    yield Progress("saving", 1, 1)
+    return RoundResult(number, len(selection.proposals), checkpoint, metrics,
+                       time.perf_counter() - start)
+
+
+@dataclass
+class _Scored:
+    uncertainty: np.ndarray
+    cluster: int | None
+
+
+def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],
+           frames: dict[int, np.ndarray], labeled: dict[int, np.ndarray], out: Path,
+           config: RoundConfig, cancel: CancelFlag | None
+           ) -> Generator[Progress, None, tuple[Selection, dict[int, _Scored], dict[str, Any]]]:
+    import torch
+
+    from halgui.core.al import checkpoint as ckpt
+    from halgui.core.al.clustering import DeepClusters, kmeans, normalise
+    from halgui.core.al.model import pick_device
+    from halgui.core.al.train import build_model, train
+    from halgui.core.al.uncertainty import score_pool
+
+    strategy = STRATEGIES[config.strategy]
+    stew = dataclasses.replace(config.train.stew, weighting=strategy.weighting)
+    train_config = dataclasses.replace(config.train, stew=stew, seed=config.seed)
+    clip = train_config.clip
+    train_videos = yield from training_set(project.folder, snapshot, clip, stew, cancel=cancel)
+    previous = latest_checkpoint(project)
+    device = pick_device(train_config.device)
+    names = class_names(snapshot)
+    cluster = None
+    if strategy.cluster_loss:
+        torch.manual_seed(config.seed)
+        init_model = (ckpt.load(previous, device).model if previous is not None
+                      and train_config.warm_start else build_model(len(names), train_config))
+        embeddings = _embeddings(init_model.to(device), [t.frames for t in train_videos], clip)
+        cluster = DeepClusters.from_embeddings(embeddings, config.cluster)
+    result = yield from train(train_videos, names, train_config, out, init=previous,
+                              cluster=cluster, cancel=cancel)
+    model = ckpt.load(result.checkpoint, device).model
+    torch.manual_seed(config.seed)
+    pool_scores = yield from score_pool(model, frames, clip, config.uncertainty, cancel)
+    embeddings = np.stack([pool_scores[v.id].embedding for v in videos])
+    if cluster is not None:
+        clusters = cluster.assign(embeddings)
+    else:
+        clusters = kmeans(normalise(embeddings), config.cluster.k, config.cluster.n_init,
+                          config.cluster.seed)[1]
+    pool = [PoolVideo(v.id, labeled[v.id], pool_scores[v.id].uncertainty,
+                      pool_scores[v.id].entropy, int(c)) for v, c in zip(videos, clusters,
+                                                                         strict=True)]
+    yield Progress("selecting", 0, 1)
+    selection = select(strategy, pool, config.selection, np.random.default_rng(config.seed))
+    scored = {p.id: _Scored(p.uncertainty, p.cluster) for p in pool}
+    metrics = {"train_loss": result.final_loss, "train_seconds": result.seconds,
+               "device": result.device,
+               "labeled_frames": int(sum(m.sum() for m in labeled.values())),
+               "pool_frames": int(sum(len(m) for m in labeled.values()))}
+    metrics.update((yield from validate(project.folder, snapshot, model, names, clip, cancel)))
+    return selection, scored, metrics
+
+
+def validate(project_folder: Path, snapshot: LabelSnapshot, model, names: list[str],
+             clip: ClipConfig, cancel: CancelFlag | None = None
+             ) -> Generator[Progress, None, dict[str, Any]]:
+    """frame-mAP and video-mAP on the labeled frames of the validation split (empty if it has
+    none): what the round history plots."""
+    from halgui.core.al.predict import detect_video, predictions_json
+    from halgui.core.formats.halgui_json import to_dict
+    from halgui.core.metrics import evaluate
+
+    val = [v for v in snapshot.videos if v.split == "val" and v.path is not None
+           and snapshot.labeled.get(v.id)]
+    if not val:
+        return {}
+    frames = yield from cached_frames(clip_cache(project_folder), val, clip.size, cancel)
+    results = []
+    for video in val:
+        dets = yield from detect_video(model, video.name, frames[video.id],
+                                       (video.width, video.height), names, clip, cancel=cancel)
+        results.append((video.name, video.n_frames, dets))
+    gt = to_dict(snapshot, project_folder, split="val")
+    summary = evaluate(gt, predictions_json(names, results))["summary"]
+    return {f"val_{k}": v for k, v in summary.items()}
+
+
+def _embeddings(model, frames: list[np.ndarray], clip: ClipConfig) -> np.ndarray:
+    """Mean clip embedding of each video with a deterministic forward pass."""
+    from halgui.core.al.predict import run_windows
+
+    return np.stack([np.mean([w.embedding for w in run_windows(model, f, clip)], axis=0)
+                     for f in frames])
+
+
+def _mask(video: VideoRecord, snapshot: LabelSnapshot) -> np.ndarray:
+    mask = np.zeros(video.n_frames, dtype=bool)
+    frames = [f for f in snapshot.labeled.get(video.id, ()) if f < video.n_frames]
+    mask[frames] = True
+    return mask
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and np.isfinite(value) else None
+
