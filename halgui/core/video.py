@@ -130,12 +130,15 @@ def open_video(
     path: str | Path,
     *,
     known: VideoInfo | None = None,
+    sequential: bool = False,
     config: VideoConfig | None = None,
 ) -> VideoReader:
     """Open a video file or frame folder for frame-exact reading.
 
     ``known`` is the :class:`VideoInfo` of an earlier probe of the same, unchanged file (check
-    with :func:`fingerprint`): opening then skips counting frames.
+    with :func:`fingerprint`): opening then skips counting frames. ``sequential`` says the
+    caller reads front to back; it changes nothing today, as every reader already uses frame
+    and slice threads (a random seek is throughput-bound too), and is kept for callers.
     """
     path = Path(path)
     config = config or DEFAULT_CONFIG
@@ -149,6 +152,7 @@ def open_video(
     if suffix not in VIDEO_EXTENSIONS:
         kinds = ", ".join(sorted(VIDEO_EXTENSIONS))
         raise VideoError(path, f"unsupported file type {suffix or '(none)'!r} (expected {kinds})")
+    del sequential  # see the docstring
     return _FileReader(path, config, known=known)
 
 
