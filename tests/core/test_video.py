@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 import shutil
 import struct
+import subprocess
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -468,3 +470,20 @@ def test_failed_build_leaves_nothing(tmp_path):
     with pytest.raises(VideoError, match=r"frame5\.png"):
         cache.frames(folder, 16)
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------- benchmark
+
+
+def test_benchmark_is_lazy_and_prints_a_table():
+    code = "import sys, halgui, halgui.core.video; print('halgui.bench' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    from halgui.bench.video import _row, format_table
+
+    result = {"rows": [_row("random seek", 120.0, "ms", 150.0), _row("decode", 200.0, "fps")],
+              "context": {"gop": 120}}
+    assert result["rows"][0]["ratio"] == pytest.approx(0.8) and result["rows"][0]["ok"] is True
+    table = format_table(result)
+    assert "random seek" in table and "150 ms" in table and "gop: 120" in table
+    assert format_table(result["rows"]).count("\n") == 3
