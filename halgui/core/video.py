@@ -205,7 +205,7 @@ def is_frame_folder(path: str | Path) -> bool:
 
 def _natural_key(name: str) -> list[int | str]:
     # re.split with a group alternates text and digits, so ints only ever meet ints.
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+    return [int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 # ----------------------------------------------------------------------------------- readers

@@ -181,6 +181,15 @@ def test_any_sequence_of_reads_is_exact(h264_reader, indices):
         assert index_of(h264_reader.read(i)) == i
 
 
+@pytest.mark.parametrize("name", ["h264", "mjpg", "folder"])
+def test_open_with_known_info_skips_counting_and_reads_the_same(videos, name):
+    info = probe(videos[name])
+    with open_video(videos[name], known=info) as reader:
+        assert reader.info == info
+        for i in (len(reader) - 1, 0, len(reader) // 2):
+            assert index_of(reader.read(i)) == i
+
+
 def test_out_of_range_is_an_index_error_naming_the_file(videos):
     with open_video(videos["mp4v"]) as reader:
         for bad in (-1, 90, 10_000):
@@ -224,10 +233,11 @@ def test_header_that_lies_about_the_count_is_counted_by_decoding(videos, tmp_pat
 
 def test_variable_frame_rate_is_read_exactly(tmp_path):
     path = write_h264(tmp_path / "vfr.mp4", 100, gop=40, bframes=2, vfr=True)
-    with open_video(path) as reader:
-        assert len(reader) == 100
-        for i in [*range(100), *np.random.default_rng(5).integers(0, 100, 60)]:
-            assert index_of(reader.read(int(i))) == i
+    for known in (None, probe(path)):
+        with open_video(path, known=known) as reader:
+            assert len(reader) == 100
+            for i in [*range(100), *np.random.default_rng(5).integers(0, 100, 60)]:
+                assert index_of(reader.read(int(i))) == i
 
 
 def test_real_footage_probe_and_random_access():
