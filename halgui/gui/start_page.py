@@ -1,0 +1,111 @@
+"""The start page shown when no project is open: new, open, the demo, recent projects.
+
+Recent projects live in QSettings (``recent/projects``, newest first); the helpers here are the
+only code that reads or writes that key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from halgui.core.project import DB_NAME
+
+__all__ = ["MAX_RECENT", "StartPage", "add_recent", "recent_projects"]
+
+MAX_RECENT = 10
+_KEY = "recent/projects"
+
+
+def recent_projects(settings: QSettings) -> list[Path]:
+    """Recent project folders that still hold a project, newest first."""
+    value = settings.value(_KEY, [])
+    if isinstance(value, str):  # QSettings returns a lone entry as a string
+        value = [value]
+    out = []
+    for raw in value or []:
+        path = Path(str(raw))
+        if (path / DB_NAME).is_file() and path not in out:
+            out.append(path)
+    return out
+
+
+def add_recent(settings: QSettings, folder: Path) -> None:
+    folder = Path(folder).resolve()
+    paths = [folder, *(p for p in recent_projects(settings) if p != folder)]
+    settings.setValue(_KEY, [str(p) for p in paths[:MAX_RECENT]])
+
+
+class StartPage(QWidget):
+    """Buttons for the ways into a project and the list of recent ones."""
+
+    newRequested = Signal()
+    openRequested = Signal()
+    demoRequested = Signal()
+    recentChosen = Signal(object)  # Path
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        title = QLabel("halgui")
+        font = QFont(title.font())
+        font.setPointSizeF(font.pointSizeF() * 2.2)
+        font.setBold(True)
+        title.setFont(font)
+        subtitle = QLabel("Label videos for spatio-temporal action detection, with active "
+                          "learning choosing what to label next.")
+        subtitle.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for text, signal, tip in (
+            ("New project…", self.newRequested, "Create a project in a new folder"),
+            ("Open project…", self.openRequested, "Open a project folder"),
+            ("Open the demo", self.demoRequested,
+             "A project of generated videos with a few frames labeled (made on first use)"),
+        ):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.setMinimumHeight(36)
+            button.clicked.connect(signal)
+            buttons.addWidget(button)
+        self.recent = QListWidget()
+        self.recent.setObjectName("recentProjects")
+        self.recent.itemActivated.connect(self._chosen)
+        column = QVBoxLayout()
+        column.addWidget(title)
+        column.addWidget(subtitle)
+        column.addSpacing(16)
+        column.addLayout(buttons)
+        column.addSpacing(16)
+        column.addWidget(QLabel("Recent projects"))
+        column.addWidget(self.recent, 1)
+        outer = QHBoxLayout(self)
+        outer.addStretch(1)
+        outer.addLayout(column, 3)
+        outer.addStretch(1)
+
+    def set_recent(self, folders: list[Path]) -> None:
+        self.recent.clear()
+        for folder in folders:
+            item = QListWidgetItem(f"{folder.name}    {folder.parent}")
+            item.setData(Qt.ItemDataRole.UserRole, str(folder))
+            item.setToolTip(str(folder))
+            self.recent.addItem(item)
+        if not folders:
+            item = QListWidgetItem("(none yet)")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.recent.addItem(item)
+
+    def _chosen(self, item: QListWidgetItem) -> None:
+        folder = item.data(Qt.ItemDataRole.UserRole)
+        if folder:
+            self.recentChosen.emit(Path(folder))
