@@ -36,8 +36,8 @@ def test_click_and_drag_seek(qtbot):
     qtbot.addWidget(timeline)
     timeline.resize(416, 80)  # 400 px of frames between 8 px margins: 4 px a frame
     timeline.set_data(100)
-    timeline.show()
-    qtbot.waitExposed(timeline)
+    with qtbot.waitExposed(timeline):
+        timeline.show()
     with qtbot.waitSignal(timeline.frameRequested) as blocker:
         qtbot.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=QPoint(8 + 4 * 37 + 2, 40))
     assert blocker.args == [37]

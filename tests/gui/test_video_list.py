@@ -94,8 +94,8 @@ def test_status_filter_and_numeric_sort(qtbot, project):
 def test_double_click_opens_the_video(qtbot, project):
     view = VideoList(project)
     qtbot.addWidget(view)
-    view.show()
-    qtbot.waitExposed(view)
+    with qtbot.waitExposed(view):
+        view.show()
     view.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # jump, sit, walk
     rect = view.table.visualRect(view.proxy.index(1, 0))
     with qtbot.waitSignal(view.videoActivated) as blocker:

@@ -1,0 +1,476 @@
+"""The main window: layout and wiring only.
+
+The canvas sits in the centre (the start page when no project is open), the video list in a
+dock on the left, the label panel on the right, the timeline at the bottom. Views take core
+objects (the open :class:`Project`, a :class:`FrameCache`) plus the shared undo stack and
+:class:`LabelEvents`; this class connects their signals, owns the menus and the status bar, and
+runs long work (adding videos, import, export, the demo) through the one :class:`Worker`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QUrl, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QUndoStack,
+)
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QStackedWidget, QWidget
+
+from halgui.core.errors import HalguiError
+from halgui.core.frame_cache import FrameCache
+from halgui.core.project import Project, VideoRecord
+from halgui.gui import commands
+from halgui.gui.canvas import Canvas
+from halgui.gui.dialogs import files
+from halgui.gui.dialogs.help import ShortcutsDialog, show_about
+from halgui.gui.dialogs.messages import show_error
+from halgui.gui.dialogs.progress import JobProgress
+from halgui.gui.label_events import LabelEvents
+from halgui.gui.label_panel import LabelPanel
+from halgui.gui.start_page import StartPage, add_recent, recent_projects
+from halgui.gui.timeline import TimelinePanel
+from halgui.gui.video_list import VideoList
+from halgui.gui.worker import JobSource, Worker
+
+__all__ = ["MainWindow"]
+
+Key = QKeySequence.StandardKey
+
+
+class MainWindow(QMainWindow):
+    """halgui's window; :meth:`open_project` and :meth:`open_video` are what the app calls."""
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings if settings is not None else QSettings()
+        self.project: Project | None = None
+        self.video: VideoRecord | None = None
+        self.frames: FrameCache | None = None
+        self.canvas: Canvas | None = None
+        self.label_panel: LabelPanel | None = None
+        self.undo_stack = QUndoStack(self)
+        self.events = LabelEvents(self)
+        self.worker = Worker(self)
+        self._job: tuple[str, Callable[[object], object]] = ("", lambda _: None)
+        self.worker.finished.connect(lambda result: self._job_ended("finished", result))
+        self.worker.failed.connect(lambda message: self._job_ended("failed", message))
+        self.worker.cancelled.connect(lambda: self._job_ended("cancelled"))
+        self.setWindowTitle("halgui")
+        self.setAcceptDrops(True)
+
+        self.start_page = StartPage()
+        self.center = QStackedWidget()
+        self.center.addWidget(self.start_page)
+        self.setCentralWidget(self.center)
+        self.video_list = VideoList()
+        self.timeline = TimelinePanel()
+        self.docks = {
+            "videos": self._dock("Videos", self.video_list, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "labels": self._dock("Labels", QWidget(), Qt.DockWidgetArea.RightDockWidgetArea),
+            "timeline": self._dock("Timeline", self.timeline,
+                                   Qt.DockWidgetArea.BottomDockWidgetArea),
+        }
+        self.status = {name: QLabel() for name in ("frame", "time", "zoom", "device")}
+        for label in self.status.values():
+            self.statusBar().addPermanentWidget(label)
+        self.status["device"].setToolTip("Where training and scoring run")
+        self._build_menus()
+
+        self.start_page.newRequested.connect(self.new_project)
+        self.start_page.openRequested.connect(self.open_project_dialog)
+        self.start_page.demoRequested.connect(self.open_demo)
+        self.start_page.recentChosen.connect(self.open_project)
+        self.video_list.videoActivated.connect(self.open_video)
+        self.timeline.player.frameRequested.connect(self._request_frame)
+        self.events.labelsChanged.connect(self._labels_changed)
+        self.events.classesChanged.connect(self._fill_class_menu)
+        self._show_project_widgets(False)
+        self._restore_window()
+
+    # ------------------------------------------------------------------ building
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, menu: QMenu, text: str, slot: Callable[..., object],
+                shortcuts: tuple[QKeySequence | Key | str, ...] = (),
+                checkable: bool = False, project: bool = True) -> QAction:  # fmt: skip
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.setCheckable(checkable)
+        action.setChecked(checkable)
+        action.setProperty("needs_project", project)
+        (action.toggled if checkable else action.triggered).connect(slot)
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work while the menu bar is hidden too
+        return action
+
+    def _build_menus(self) -> None:
+        bar, a = self.menuBar(), self._action
+        m = bar.addMenu("&File")
+        a(m, "&New project…", self.new_project, (Key.New,), project=False)
+        a(m, "&Open project…", self.open_project_dialog, (Key.Open,), project=False)
+        self.recent_menu = m.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        a(m, "Open the &demo", self.open_demo, project=False)
+        m.addSeparator()
+        a(m, "&Add videos…", lambda: self.add_videos(files.ask_video_files(self)),
+          ("Ctrl+Shift+A",))
+        a(m, "Add a &folder of videos…", lambda: self.add_videos(files.ask_video_folder(self)))
+        a(m, "&Import labels…", self.import_dialog, ("Ctrl+I",))
+        a(m, "&Export labels…", self.export_dialog, ("Ctrl+E",))
+        m.addSeparator()
+        a(m, "&Close project", self.close_project, (Key.Close,))
+        a(m, "&Quit", self.close, ("Ctrl+Q",), project=False)
+        m = bar.addMenu("&Edit")
+        for action, keys in ((self.undo_stack.createUndoAction(self, "&Undo"), Key.Undo),
+                             (self.undo_stack.createRedoAction(self, "&Redo"), Key.Redo)):
+            action.setShortcuts(keys)
+            m.addAction(action)
+            self.addAction(action)
+        a(m, "&Delete box", lambda: self.canvas and self.canvas.delete_selected(), (Key.Delete,))
+        m = bar.addMenu("&View")
+        a(m, "Zoom &in", lambda: self._zoom(1.25), (Key.ZoomIn, "Ctrl+="))
+        a(m, "Zoom &out", lambda: self._zoom(0.8), (Key.ZoomOut,))
+        a(m, "&Actual size", lambda: self._zoom(None), ("Ctrl+0",))
+        a(m, "&Fit to window", lambda: self.canvas and self.canvas.fit_to_window(), ("Ctrl+F",))
+        m.addSeparator()
+        a(m, "Show &detections", lambda on: self.canvas and self.canvas.set_show_detections(on),
+          ("D",), checkable=True)
+        a(m, "Show uncertainty &heatmap",
+          lambda on: self.canvas and self.canvas.set_show_heatmap(on), ("H",), checkable=True)
+        m.addSeparator()
+        for dock in self.docks.values():
+            m.addAction(dock.toggleViewAction())
+        m = bar.addMenu("&Go")
+        p = self.timeline.player
+        go = [a(m, "&Previous proposal", p.previous_proposal, ("P",)),
+              a(m, "Pre&vious frame", p.previous_frame, ("Left", ",")),
+              a(m, "&Play / pause", p.toggle, ("Space",)),
+              a(m, "&Next frame", p.next_frame, ("Right", ".")),
+              a(m, "Next pro&posal", self.next_proposal, ("N",))]
+        self.timeline.add_transport(go)
+        self.label_menu = bar.addMenu("&Label")
+        self._fill_class_menu()
+        m = bar.addMenu("&Help")
+        a(m, "&Keyboard shortcuts", self.show_shortcuts, ("F1",), project=False)
+        a(m, "&About halgui", lambda: show_about(self), project=False)
+
+    def _fill_class_menu(self) -> None:
+        m, a = self.label_menu, self._action
+        for action in m.actions():
+            self.removeAction(action)
+        m.clear()
+        a(m, "Mark frame &labeled", lambda: self.label_panel and self.label_panel.mark_labeled(),
+          ("L",))
+        a(m, "&Copy boxes from the previous labeled frame", self.paste_previous,
+          ("Ctrl+Shift+V",))
+        m.addSeparator()
+        classes = self.project.classes() if self.project is not None else []
+        for digit, cls in commands.class_keys(classes).items():
+            a(m, f"Class {digit}: {cls.name}", lambda _=False, d=digit: self.choose_class(d),
+              (str(digit),))
+        self._enable_actions()
+
+    # ------------------------------------------------------------------ projects
+    @Slot(object)
+    def open_project(self, folder: Path | str) -> bool:
+        """Open a project folder (closing any open one); False and a message if it fails."""
+        try:
+            project = Project.open(folder)
+        except HalguiError as exc:
+            show_error(self, "Cannot open the project", exc)
+            return False
+        self.close_project()
+        self.project = project
+        self.canvas = Canvas(project, self.undo_stack, self.events)
+        self.label_panel = LabelPanel(project, self.undo_stack, self.events)
+        self.center.addWidget(self.canvas)
+        self.docks["labels"].setWidget(self.label_panel)
+        self.canvas.frameChanged.connect(self._frame_changed)
+        self.canvas.zoomChanged.connect(lambda z: self.status["zoom"].setText(f"{z:.0%}"))
+        self.label_panel.classChosen.connect(self.canvas.set_current_class)
+        self.video_list.set_project(project)
+        add_recent(self.settings, project.folder)
+        self.settings.setValue("recent/last", str(project.folder))
+        self.setWindowTitle(f"{project.folder.name} - halgui")
+        self._show_project_widgets(True)
+        state = self.settings.value("window/state")
+        if state is not None:  # dock layout as the user left it
+            self.restoreState(state)
+        self._fill_class_menu()
+        videos = project.videos()
+        if videos:
+            self.open_video(videos[0].id)
+        else:
+            self.statusBar().showMessage("Add videos: File > Add videos, or drop them here")
+        return True
+
+    @Slot()
+    def close_project(self) -> None:
+        if self.project is None:
+            return
+        self.timeline.player.pause()
+        self.worker.shutdown()
+        self._close_video()
+        self.undo_stack.clear()
+        for widget in (self.canvas, self.label_panel):
+            if widget is not None:
+                widget.setParent(None)
+                widget.deleteLater()
+        self.canvas = self.label_panel = None
+        self.docks["labels"].setWidget(QWidget())
+        self.project.close()
+        self.project = None
+        self.video_list.set_project(None)
+        self.timeline.load(None, None)
+        self.setWindowTitle("halgui")
+        self._show_project_widgets(False)
+        self._fill_class_menu()
+
+    def open_last_or_start(self) -> None:
+        last = self.settings.value("recent/last", "")
+        if last and Path(str(last)) in recent_projects(self.settings):
+            self.open_project(Path(str(last)))
+
+    @Slot()
+    def new_project(self) -> None:
+        from halgui.gui.dialogs.new_project import NewProjectDialog
+
+        dialog = NewProjectDialog(self)
+        if not dialog.exec():
+            return
+        folder, classes = dialog.values()
+        try:
+            with Project.create(folder) as project:
+                for c in classes:
+                    project.add_class(c.name, c.color, c.shortcut)
+        except HalguiError as exc:
+            show_error(self, "Cannot create the project", exc)
+            return
+        self.open_project(folder)
+
+    @Slot()
+    def open_project_dialog(self) -> None:
+        folder = files.ask_project_folder(self)
+        if folder is not None:
+            self.open_project(folder)
+
+    @Slot()
+    def open_demo(self) -> None:
+        from halgui.core.demo import default_demo_dir, make_demo
+        from halgui.core.project import DB_NAME
+
+        folder = default_demo_dir()
+        if (folder / DB_NAME).is_file():
+            self.open_project(folder)
+        else:
+            self.run_job("Making the demo project", lambda c: make_demo(folder, cancel=c),
+                         self.open_project)
+
+    # ------------------------------------------------------------------ videos
+    @Slot(int)
+    def open_video(self, video_id: int) -> None:
+        if self.project is None or self.canvas is None:
+            return
+        self.timeline.player.pause()
+        self._close_video()
+        self.video = video = self.project.video(video_id)
+        if video.path is not None:
+            try:
+                self.frames = FrameCache(video.path)
+            except HalguiError as exc:
+                show_error(self, f"Cannot show video {video.name}", exc)
+        elif video.path is None:
+            self.statusBar().showMessage(f"{video.name} is not linked to a video file yet")
+        self.canvas.set_video(video, self.frames)
+        self.timeline.load(self.project, video.id, video.fps)
+        self.video_list.select_video(video.id)
+        self._frame_changed(0)
+        self.canvas.setFocus()
+
+    def _close_video(self) -> None:
+        if self.canvas is not None:
+            self.canvas.set_video(None, None)
+        if self.frames is not None:
+            self.frames.close()
+        self.frames = self.video = None
+
+    def add_videos(self, paths: list[Path]) -> bool:
+        """Add files or folders in the background; readable ones are added, others reported."""
+        from halgui.core.ingest import add_videos
+
+        project = self.project
+        if project is None or not paths:
+            return False
+
+        def done(result: object) -> None:
+            self.video_list.refresh()
+            failed = getattr(result, "failed", [])
+            added = len(getattr(result, "added", []))
+            self.statusBar().showMessage(f"Added {added} video(s)", 5000)
+            if failed:
+                show_error(self, "Some videos were not added", "\n".join(map(str, failed)))
+            if added and self.video is None:
+                self.open_video(result.added[0])  # type: ignore[attr-defined]
+
+        return self.run_job("Adding videos",
+                            lambda c: add_videos(project, paths, skip_bad=True, cancel=c), done)
+
+    # ------------------------------------------------------------------ import and export
+    @Slot()
+    def import_dialog(self) -> None:
+        from halgui.gui.dialogs.import_export import ask_import
+
+        if self.project is not None and (job := ask_import(self, self.project)) is not None:
+            self.run_job("Importing labels", job, lambda _: self._reload_project())
+
+    @Slot()
+    def export_dialog(self) -> None:
+        from halgui.gui.dialogs.import_export import ask_export
+
+        if self.project is not None and (job := ask_export(self, self.project)) is not None:
+            self.run_job("Exporting labels", job,
+                         lambda path: self.statusBar().showMessage(f"Wrote {path}", 8000))
+
+    def _reload_project(self) -> None:
+        self.video_list.refresh()
+        self.events.classesChanged.emit()
+        if self.video is not None:
+            self.events.labelsChanged.emit(self.video.id, self.timeline.timeline.frame)
+
+    # ------------------------------------------------------------------ background work
+    def run_job(self, title: str, work: JobSource, on_done: Callable[[object], object]) -> bool:
+        """Run core work on the worker with a progress dialog; errors become a message."""
+        if self.worker.is_running():
+            self.statusBar().showMessage("Busy: wait for the current job or cancel it", 5000)
+            return False
+        self._job = (title, on_done)
+        JobProgress(self.worker, title, self)
+        return self.worker.start(work)
+
+    def _job_ended(self, kind: str, payload: object = None) -> None:
+        title, on_done = self._job
+        if kind == "finished":
+            on_done(payload)
+        elif kind == "failed":
+            show_error(self, title, str(payload))
+        else:
+            self.statusBar().showMessage(f"{title}: cancelled", 5000)
+
+    # ------------------------------------------------------------------ wiring
+    @Slot(int)
+    def _request_frame(self, frame: int) -> None:
+        if self.canvas is not None:
+            self.canvas.set_frame(frame)
+
+    @Slot(int)
+    def _frame_changed(self, frame: int) -> None:
+        video = self.video
+        self.timeline.show_frame(frame)
+        if self.label_panel is not None:
+            self.label_panel.set_frame(None if video is None else video.id, frame)
+        if video is None:
+            self.status["frame"].setText("")
+            self.status["time"].setText("")
+            return
+        seconds = frame / video.fps
+        self.status["frame"].setText(f"Frame {frame + 1} / {video.n_frames}")
+        self.status["time"].setText(f"{int(seconds // 60):02d}:{seconds % 60:05.2f}")
+
+    @Slot(int, int)
+    def _labels_changed(self, video_id: int, frame: int) -> None:
+        self.video_list.model.refresh()
+        if self.video is not None and video_id == self.video.id:
+            self.timeline.refresh(self.project, video_id)
+
+    @Slot()
+    def next_proposal(self) -> None:
+        if not self.timeline.player.next_proposal():
+            self.statusBar().showMessage("No proposed frame after this one", 3000)
+
+    def choose_class(self, digit: int) -> None:
+        """Number key: the selected box takes the class; with none selected, new boxes do."""
+        if self.project is None or self.canvas is None or self.video is None:
+            return
+        chosen = commands.class_keys(self.project.classes()).get(digit)
+        track_id = self.canvas.selected_track()
+        if chosen is None:
+            return
+        if track_id is None:
+            self.canvas.set_current_class(chosen.id)
+        elif self.project.track(track_id).class_id != chosen.id:
+            self.undo_stack.push(commands.SetBoxClass(
+                self.project, self.events, self.video.id, self.canvas.current_frame(), track_id,
+                chosen.id))
+
+    def paste_previous(self) -> None:
+        if self.canvas is not None:
+            count = self.canvas.paste_previous()
+            self.statusBar().showMessage(f"Copied {count} box(es)", 3000)
+
+    def _zoom(self, factor: float | None) -> None:
+        if self.canvas is not None:
+            self.canvas.set_zoom(1.0 if factor is None else self.canvas.zoom() * factor)
+
+    def set_device_text(self, text: str) -> None:
+        self.status["device"].setText(text)
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self.actions(), self).exec()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for folder in recent_projects(self.settings):
+            action = self.recent_menu.addAction(str(folder))
+            action.triggered.connect(lambda _=False, f=folder: self.open_project(f))
+        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
+
+    def _show_project_widgets(self, on: bool) -> None:
+        self.center.setCurrentWidget(self.canvas if on and self.canvas else self.start_page)
+        for dock in self.docks.values():
+            dock.setVisible(on)
+        if not on:
+            self.start_page.set_recent(recent_projects(self.settings))
+            for name in ("frame", "time", "zoom"):
+                self.status[name].setText("")
+        self._enable_actions()
+
+    def _enable_actions(self) -> None:
+        for action in self.actions():
+            if action.property("needs_project"):
+                action.setEnabled(self.project is not None)
+
+    # ------------------------------------------------------------------ window
+    def _restore_window(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        if self.project is not None:
+            self.settings.setValue("window/state", self.saveState())
+        self.close_project()
+        self.worker.shutdown()
+        super().closeEvent(event)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.project is not None and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        urls: list[QUrl] = event.mimeData().urls()
+        paths = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+        if paths and self.add_videos(paths):
+            event.acceptProposedAction()
