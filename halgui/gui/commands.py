@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from PySide6.QtGui import QUndoCommand
 
@@ -26,9 +27,11 @@ __all__ = [
     "DeleteBox",
     "EditBox",
     "EndTrack",
+    "FrameBox",
     "PasteBoxes",
     "SetBoxClass",
     "SetFrameLabeled",
+    "VideoLabels",
     "class_keys",
     "continuing_track",
     "paste_source_frame",
@@ -274,6 +277,33 @@ class PasteBoxes(_LabelCommand):
 
 
 # ---------------------------------------------------------------------- shared label rules
+@dataclass(frozen=True)
+class FrameBox:
+    """A track's box on one frame, as the views show it."""
+
+    track: Track
+    box: BoxTuple
+    keyframe: bool  # a keyframe on this frame (else interpolated, or held before an end)
+
+
+class VideoLabels:
+    """The tracks of one video with each one's box on every frame, read once; views make a new
+    one when :attr:`LabelEvents.labelsChanged` names the video."""
+
+    def __init__(self, project: Project, video_id: int | None) -> None:
+        self.tracks = project.tracks(video_id) if video_id is not None else []
+        n = project.video(video_id).n_frames if video_id is not None else 0
+        self._boxes = {t.id: t.boxes(n) for t in self.tracks}
+        self._keyed = {t.id: {k.frame for k in t.keyframes if not k.outside} for t in self.tracks}
+
+    def on_frame(self, frame: int) -> list[FrameBox]:
+        return [FrameBox(t, self._boxes[t.id][frame], frame in self._keyed[t.id])
+                for t in self.tracks if frame in self._boxes[t.id]]
+
+    def track(self, track_id: int | None) -> Track | None:
+        return next((t for t in self.tracks if t.id == track_id), None)
+
+
 def continuing_track(tracks: Iterable[Track], class_id: int, frame: int, box: Box,
                      n_frames: int) -> int | None:
     """The track a new box of ``class_id`` on ``frame`` continues, or None for a new track.
