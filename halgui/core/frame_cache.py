@@ -159,13 +159,13 @@ class FrameCache:
             return
         excess = self.nbytes + frame.nbytes - self.max_bytes
         if excess > 0:
-            victims: list[int] = []
+            victims: dict[int, None] = {}  # ordered set
             for protect in (True, False):  # near-playhead frames go only if nothing else can
                 for i, old in self._frames.items():
                     if excess <= 0:
                         break
                     if not (protect and self._near(i)) and i not in victims:
-                        victims.append(i)
+                        victims[i] = None
                         excess -= old.nbytes
             for i in victims:
                 self.nbytes -= self._frames.pop(i).nbytes
