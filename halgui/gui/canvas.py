@@ -122,6 +122,8 @@ class Canvas(QGraphicsView):
             self.scene().setSceneRect(QRectF(0, 0, video.width, video.height)
                                       .adjusted(-margin, -margin, margin, margin))
         self._reload()
+        if video is not None:
+            self._show_frame()
         self.fit_to_window()
         if old_frame != 0:
             self.frameChanged.emit(0)
@@ -436,11 +438,9 @@ class Canvas(QGraphicsView):
 
     def _reload(self) -> None:
         """Re-read the video's tracks (boxes per frame are computed once per change)."""
-        self._labels = commands.VideoLabels(self.project, self._video and self._video.id)
-        if self._video is not None:
-            self.set_frame(self._frame)
-        else:
-            self._rebuild_boxes()
+        video_id = None if self._video is None else self._video.id
+        self._labels = commands.VideoLabels(self.project, video_id)
+        self._rebuild_boxes()
 
     def _show_frame(self) -> None:
         rgb = None

@@ -270,14 +270,25 @@ def test_overlays_and_their_toggles(qtbot, canvas, project, video):
     assert canvas.show_detections is False
     canvas.set_show_detections(True)
     heat = np.zeros((12, 16), dtype=np.float32)
-    heat[3:6, 4:8] = 1.0
+    heat[:6, :8] = 1.0  # the top-left quarter of the frame, at full uncertainty
     canvas.set_heatmap(heat)
-    canvas.heatmap_opacity = 0.7
-    assert canvas.heatmap_opacity == pytest.approx(0.7)
+    canvas.heatmap_opacity = 1.0
+    assert canvas.heatmap_opacity == pytest.approx(1.0)
+    hot, cold = _screen_colour(canvas, (40, 30)), _screen_colour(canvas, (120, 90))
+    assert min(hot) > 230  # 1.0 is white on the hot ramp, opaque
+    assert max(cold) < 120  # 0.0 is transparent: the dark noise of the frame shows
     canvas.set_show_heatmap(False)
     assert canvas.show_heatmap is False
-    canvas.set_heatmap(None)
+    assert max(_screen_colour(canvas, (40, 30))) < 120
+    canvas.set_show_heatmap(True)
+    canvas.set_frame(1)  # per-frame overlays go with their frame
+    assert max(_screen_colour(canvas, (40, 30))) < 120
     canvas.set_detections(None)
+
+
+def _screen_colour(canvas, p):
+    c = canvas.viewport().grab().toImage().pixelColor(canvas.mapFromScene(QPointF(*p)))
+    return c.red(), c.green(), c.blue()
 
 
 def test_wheel_zooms_around_the_cursor(qtbot, canvas):
