@@ -1,0 +1,207 @@
+"""GUI benchmark: what the labeler feels on the canvas, and how fast the window comes up.
+
+Measures, against DESIGN.md section 6, on the 1080p long-GOP H.264 file of
+:mod:`halgui.bench.video` opened in a real project:
+
+- next frame from the cache, p95 of ``Canvas.set_frame`` plus the repaint of its viewport and
+  the events it posts, for frames already in the frame cache: the GUI's own cost (<= 16 ms);
+- next frame while stepping at 30 steps/s (a held arrow key), the frame cache prefetching as
+  in the app: the same, plus any decode the prefetcher did not finish in time (<= 16 ms);
+- random seek, the same for frames not in the cache, with a pause between clicks (<= 150 ms);
+- time to a visible window: a fresh ``python`` process that imports the app, opens the project
+  and shows the main window, timed from launch until the window is exposed (< 1.5 s); the
+  median of ``window_runs`` runs. The context says whether torch was imported on the way.
+
+Qt runs offscreen when there is no display (``QT_QPA_PLATFORM`` is left alone otherwise).
+Run: ``halgui bench ui [--json]`` or ``python -m halgui.bench.ui``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from halgui.bench.video import (
+    CLICK_PAUSE_S,
+    NEXT_FRAME_LIMIT_MS,
+    RANDOM_SEEK_LIMIT_MS,
+    STEP_PAUSE_S,
+    _default_workdir,
+    _p95,
+    _row,
+    format_table,
+    make_test_video,
+)
+
+__all__ = ["WINDOW_LIMIT_S", "format_table", "run"]
+
+WINDOW_LIMIT_S = 1.5
+
+_CHILD = """
+import sys
+from pathlib import Path
+from PySide6.QtCore import QSettings
+from PySide6.QtTest import QTest
+import halgui.cli
+from halgui.gui.app import make_app, make_window
+app = make_app()
+window = make_window(Path(sys.argv[1]), QSettings(sys.argv[2], QSettings.Format.IniFormat))
+window.show()
+QTest.qWaitForWindowExposed(window, 10000)
+app.processEvents()
+print("shown", int("torch" in sys.modules), window.video is not None, flush=True)
+window.close()
+"""
+
+
+def run(workdir: Path | None = None, frames: int = 300, *, gop: int = 120, steps: int = 90,
+        seeks: int = 40, window_runs: int = 3, seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """Measure; return ``{"rows": [...], "context": {...}}`` like :mod:`halgui.bench.video`."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    workdir = Path(workdir) if workdir is not None else _default_workdir()
+    path = make_test_video(workdir, frames, gop)
+    with tempfile.TemporaryDirectory(prefix="halgui-bench-ui-") as tmp:
+        folder = _project(Path(tmp) / "project", path)
+        canvas_rows, context = _canvas(folder, steps, seeks, seed)
+        window_s, torch_loaded = _window(folder, Path(tmp) / "settings.ini", window_runs)
+    rows = [
+        *canvas_rows,
+        _row("time to visible window (subprocess, median)", float(np.median(window_s)), "s",
+             WINDOW_LIMIT_S),
+    ]
+    context.update({
+        "file": str(path), "frames": frames, "gop": gop, "cpus": os.cpu_count(),
+        "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "qt_platform": os.environ.get("QT_QPA_PLATFORM", "(default)"),
+        "window_runs_s": [round(s, 3) for s in window_s],
+        "torch_imported_at_start": torch_loaded,
+    })
+    return {"rows": rows, "context": context}
+
+
+def _project(folder: Path, video: Path) -> Path:
+    from halgui.core.ingest import add_videos
+    from halgui.core.progress import run_to_end
+    from halgui.core.project import Project
+
+    with Project.create(folder) as project:
+        project.add_class("action")
+        run_to_end(add_videos(project, [video]))
+    return folder
+
+
+def _canvas(folder: Path, steps: int, seeks: int, seed: int
+            ) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    from PySide6.QtGui import QUndoStack
+
+    from halgui.core.frame_cache import FrameCache
+    from halgui.core.project import Project
+    from halgui.gui.app import make_app
+    from halgui.gui.canvas import Canvas
+    from halgui.gui.label_events import LabelEvents
+
+    app = make_app()
+    rng = np.random.default_rng(seed)
+    with Project.open(folder) as project:
+        video = project.videos()[0]
+        assert video.path is not None
+        events, stack = LabelEvents(), QUndoStack()
+        canvas = Canvas(project, stack, events)
+        canvas.resize(1280, 720)
+        canvas.show()
+        app.processEvents()
+        with FrameCache(video.path) as cache:
+            canvas.set_video(video, cache)
+            n = video.n_frames
+
+            def show(index: int) -> float:
+                t = time.perf_counter()
+                canvas.set_frame(index)
+                canvas.viewport().repaint()
+                app.processEvents()
+                return (time.perf_counter() - t) * 1000
+
+            first = int(rng.integers(0, max(1, n - steps - 1)))
+            warm = range(first, min(n, first + min(steps, cache.max_bytes // (6 << 20) // 2)))
+            for index in warm:
+                cache.get(index)
+            cached = []
+            for index in warm:
+                app.processEvents()
+                cached.append(show(index))
+            show(first)
+            forward = []
+            for index in range(first + 1, min(n, first + steps + 1)):
+                time.sleep(STEP_PAUSE_S)
+                app.processEvents()
+                forward.append(show(index))
+            seek_ms = []
+            for _ in range(seeks):
+                held = set(cache.cached())
+                index = int(rng.choice([i for i in range(n) if i not in held]))
+                time.sleep(CLICK_PAUSE_S)
+                app.processEvents()
+                seek_ms.append(show(index))
+            hits, misses = cache.hits, cache.misses
+        canvas.set_video(None, None)
+        canvas.close()
+        canvas.deleteLater()
+        app.processEvents()
+    rows = [
+        _row("next frame on the canvas, from cache (p95)", _p95(cached), "ms",
+             NEXT_FRAME_LIMIT_MS),
+        _row("next frame on the canvas, stepping (p95)", _p95(forward), "ms",
+             NEXT_FRAME_LIMIT_MS),
+        _row("random seek on the canvas (p95)", _p95(seek_ms), "ms", RANDOM_SEEK_LIMIT_MS),
+    ]
+    context = {
+        "size": f"{video.width}x{video.height}", "view": "1280x720, fit to window",
+        "steps": steps, "seeks": seeks, "cache_hits": hits, "cache_misses": misses,
+        "cached_frames_timed": len(cached),
+        "from_cache_median_ms": round(float(np.median(cached)), 2),
+        "stepping_median_ms": round(float(np.median(forward)), 2),
+        "random_seek_median_ms": round(float(np.median(seek_ms)), 1),
+    }
+    return rows, context
+
+
+def _window(folder: Path, settings: Path, runs: int) -> tuple[list[float], bool]:
+    """Seconds from launching a fresh interpreter to the main window exposed, per run."""
+    times, torch_loaded = [], False
+    for _ in range(runs):
+        start = time.perf_counter()
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, str(folder), str(settings)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        elapsed = time.perf_counter() - start
+        _, err = child.communicate(timeout=60)
+        if not line.startswith("shown"):
+            raise RuntimeError(f"the window did not show: {err.strip()[-2000:]}")
+        times.append(elapsed)
+        torch_loaded = torch_loaded or line.split()[1] == "1"
+    return times, torch_loaded
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    result = run(args.workdir, args.frames)
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+
+
+if __name__ == "__main__":
+    main()
