@@ -12,6 +12,7 @@ objects only.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "SetBoxClass",
     "SetFrameLabeled",
     "VideoLabels",
+    "box_on_frame",
     "class_keys",
     "continuing_track",
     "paste_source_frame",
@@ -287,21 +289,34 @@ class FrameBox:
 
 
 class VideoLabels:
-    """The tracks of one video with each one's box on every frame, read once; views make a new
-    one when :attr:`LabelEvents.labelsChanged` names the video."""
+    """The tracks of one video, read once, and their boxes on any frame; views make a new one
+    when :attr:`LabelEvents.labelsChanged` names the video. A frame's boxes cost a look at two
+    keyframes per track, whatever the length of the video."""
 
     def __init__(self, project: Project, video_id: int | None) -> None:
         self.tracks = project.tracks(video_id) if video_id is not None else []
-        n = project.video(video_id).n_frames if video_id is not None else 0
-        self._boxes = {t.id: t.boxes(n) for t in self.tracks}
-        self._keyed = {t.id: {k.frame for k in t.keyframes if not k.outside} for t in self.tracks}
+        self.n_frames = project.video(video_id).n_frames if video_id is not None else 0
+        self._keyframes = {t.id: sorted(t.keyframes, key=lambda k: k.frame) for t in self.tracks}
 
     def on_frame(self, frame: int) -> list[FrameBox]:
-        return [FrameBox(t, self._boxes[t.id][frame], frame in self._keyed[t.id])
-                for t in self.tracks if frame in self._boxes[t.id]]
+        shown = []
+        for t in self.tracks:
+            kfs = self._keyframes[t.id]
+            box = box_on_frame(kfs, frame, self.n_frames)
+            if box is not None:
+                keyed = any(k.frame == frame and not k.outside for k in kfs)
+                shown.append(FrameBox(t, box, keyed))
+        return shown
 
     def track(self, track_id: int | None) -> Track | None:
         return next((t for t in self.tracks if t.id == track_id), None)
+
+
+def box_on_frame(keyframes: Sequence[Keyframe], frame: int, n_frames: int) -> BoxTuple | None:
+    """A track's box on one frame (keyframes sorted by frame), as :func:`track_boxes` gives it:
+    only the keyframes on either side of ``frame`` decide it, so only they are looked at."""
+    i = bisect.bisect_right(keyframes, frame, key=lambda k: k.frame)
+    return track_boxes(keyframes[max(i - 1, 0):i + 1], n_frames).get(frame)
 
 
 def continuing_track(tracks: Iterable[Track], class_id: int, frame: int, box: Box,
@@ -321,7 +336,7 @@ def continuing_track(tracks: Iterable[Track], class_id: int, frame: int, box: Bo
         visible = [k for k in kfs if not k.outside]
         if track.class_id != class_id or track.id is None or not visible:
             continue
-        if any(k.frame == frame for k in kfs) or frame in track_boxes(kfs, n_frames):
+        if any(k.frame == frame for k in kfs) or box_on_frame(kfs, frame, n_frames) is not None:
             continue
         if kfs[-1].outside and frame >= kfs[-1].frame:
             continue

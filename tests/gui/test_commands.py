@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from halgui.core.annotations import Box, track_boxes
+from halgui.core.annotations import Box, Keyframe, track_boxes
 from halgui.core.project import ClassRecord
 from halgui.gui.commands import (
     AddBox,
@@ -14,6 +16,7 @@ from halgui.gui.commands import (
     PasteBoxes,
     SetBoxClass,
     SetFrameLabeled,
+    box_on_frame,
     class_keys,
 )
 
@@ -214,3 +217,14 @@ def test_class_keys_use_digit_shortcuts_then_fill_free_digits():
     classes = [ClassRecord(1, "a", "#000", None), ClassRecord(2, "b", "#000", "1"),
                ClassRecord(3, "c", "#000", "x")]
     assert {k: c.name for k, c in class_keys(classes).items()} == {1: "b", 2: "a", 3: "c"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.booleans(), st.integers(0, 50)),
+                min_size=1, max_size=8, unique_by=lambda t: t[0]))
+def test_box_on_frame_agrees_with_track_boxes(kfs):
+    keyframes = sorted((Keyframe(f, Box(x, x, x + 10, x + 20), outside=out)
+                        for f, out, x in kfs), key=lambda k: k.frame)
+    every = track_boxes(keyframes, 36)
+    assert {f: box_on_frame(keyframes, f, 36) for f in range(36)} == {
+        f: every.get(f) for f in range(36)}
