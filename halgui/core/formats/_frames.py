@@ -213,10 +213,11 @@ def check_path_text(raw: str) -> bool:
 # ---------------------------------------------------------------------- frame images
 def write_frames(
     video: VideoRecord, frames: Iterable[int], dest: Path, name: str,
-    cancel: CancelFlag | None = None,
+    cancel: CancelFlag | None = None, first: int = 0,
 ) -> Generator[Progress, None, int]:
-    """Extract ``frames`` of a linked video as images ``dest / (name % frame)``; the extension
-    of ``name`` picks the encoding. Videos without a file are skipped. Returns images written."""
+    """Extract ``frames`` of a linked video as images ``dest / (name % (frame + first))``
+    (``first=1`` numbers files from 1); the extension of ``name`` picks the encoding. Videos
+    without a file are skipped. Returns the number of images written."""
     if video.path is None or not video.path.exists():
         return 0
     import cv2
@@ -235,7 +236,7 @@ def write_frames(
             ok, data = cv2.imencode(ext, reader.read(frame)[:, :, ::-1])
             if not ok:
                 raise OSError(f"could not encode frame {frame} of {video.name} as {ext}")
-            (dest / (name % frame)).write_bytes(data.tobytes())
+            (dest / (name % (frame + first))).write_bytes(data.tobytes())
     yield Progress("writing images", len(wanted), len(wanted), video.name)
     return len(wanted)
 
