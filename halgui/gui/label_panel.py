@@ -159,6 +159,9 @@ class LabelPanel(QWidget):
         self._refresh_frame()
 
     def _select_class_row(self) -> None:
+        ids = [self.classes_view.item(r).data(_ID) for r in range(self.classes_view.count())]
+        if self._current_class not in ids:  # as the canvas: the first class until one is picked
+            self._current_class = min(ids) if ids else None
         self.classes_view.blockSignals(True)
         for row in range(self.classes_view.count()):
             if self.classes_view.item(row).data(_ID) == self._current_class:

@@ -26,6 +26,7 @@ def rows(view):
 
 def test_lists_classes_with_their_keys_and_picks_one(qtbot, panel, class_ids):
     assert rows(panel.classes_view) == ["1   walk", "2   run"]
+    assert panel.current_class() == class_ids["walk"]  # the canvas's default too
     with qtbot.waitSignal(panel.classChosen) as blocker:
         panel.classes_view.setCurrentRow(1)
     assert blocker.args == [class_ids["run"]]
