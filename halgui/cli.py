@@ -186,86 +186,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    import dataclasses
-    import time
-
-    from halgui.core.al.dataset import class_names, training_set
-    from halgui.core.al.stew import StewConfig
-    from halgui.core.al.train import TrainConfig, train
-    from halgui.core.project import Project
-
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                         device=args.device, stew=StewConfig(weighting=args.weighting))
-    clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
-    if args.size is not None:
-        clip = dataclasses.replace(clip, size=args.size)
-    config = dataclasses.replace(config, clip=clip)
-    with Project.open(args.dir) as project:
-        snapshot = project.snapshot()
-        out = args.out or project.folder / "models" / f"train-{time.strftime('%Y%m%d-%H%M%S')}.pt"
-        videos = drive(training_set(project.folder, snapshot, config.clip, config.stew),
-                       quiet=args.json)
-    result = drive(train(videos, class_names(snapshot), config, out, init=args.init),
-                   quiet=args.json)
-    _print({"checkpoint": str(result.checkpoint), "videos": len(videos), "steps": result.steps,
-            "final_loss": round(result.final_loss, 5), "seconds": round(result.seconds, 1),
-            "device": result.device}, args.json)
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from halgui.core.al import checkpoint
-    from halgui.core.al.data import ClipConfig
-    from halgui.core.al.dataset import cached_frames, clip_cache
-    from halgui.core.al.model import pick_device
-    from halgui.core.al.predict import detect_video, predictions_json, write_predictions
-    from halgui.core.project import Project
-
-    ckpt = checkpoint.load(args.checkpoint, pick_device(args.device))
-    mc = ckpt.model.config
-    clip = ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)
-    with Project.open(args.dir) as project:
-        videos = [v for v in project.videos()
-                  if (not args.videos or v.name in args.videos)
-                  and (args.split is None or v.split == args.split)]
-        if args.videos and len(videos) != len(set(args.videos)):
-            missing = sorted(set(args.videos) - {v.name for v in videos})
-            raise HalguiError(f"{project.folder}: no video named {', '.join(missing)}")
-        frames = drive(cached_frames(clip_cache(project.folder), videos, clip.size),
-                       quiet=args.json)
-    results = []
-    for video in videos:
-        detections = drive(detect_video(ckpt.model, video.name, frames[video.id],
-                                        (video.width, video.height), ckpt.classes, clip),
-                           quiet=args.json)
-        results.append((video.name, video.n_frames, detections))
-    out = write_predictions(args.out, predictions_json(ckpt.classes, results))
-    _print({"predictions": str(out), "videos": len(results),
-            "detections": sum(len(d) for _, _, d in results)}, args.json)
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from halgui.core.metrics import evaluate
-
-    def read(path: Path) -> Any:
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise HalguiError(f"{path}: cannot be read ({exc.strerror})") from exc
-        except json.JSONDecodeError as exc:
-            raise HalguiError(f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
-
-    result = evaluate(read(args.gt), read(args.pred), iou=args.iou)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        _print({k: ("n/a" if v is None else f"{v:.4f}") for k, v in result["summary"].items()},
-               False)
-    return 0
-
-
 def cmd_open(args: argparse.Namespace) -> int:
     from halgui.gui.app import run
 
@@ -290,29 +210,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from halgui.gui.app import run
 
     return run(folder)
-
-
-def cmd_round(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from halgui.core.al.rounds import RoundConfig, run_round
-    from halgui.core.al.strategies import SelectionConfig
-    from halgui.core.al.train import TrainConfig
-    from halgui.core.project import Project
-
-    train = TrainConfig(epochs=args.epochs, device=args.device, warm_start=not args.from_scratch)
-    if args.clips_per_epoch is not None:
-        train = dataclasses.replace(train, clip=dataclasses.replace(
-            train.clip, max_clips_per_epoch=args.clips_per_epoch))
-    config = RoundConfig(strategy=args.strategy, train=train, seed=args.seed,
-                         selection=SelectionConfig(budget=args.budget, alpha=args.alpha))
-    with Project.open(args.dir) as project:
-        result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
-    _print({"round": result.number, "proposals": result.proposals,
-            "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
-            "seconds": round(result.seconds, 1),
-            **{k: v for k, v in result.metrics.items() if not isinstance(v, dict)}}, args.json)
-    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -342,6 +239,8 @@ def _format_names() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from halgui.cli_learning import cmd_eval, cmd_predict, cmd_round, cmd_simulate, cmd_train
+
     parser = argparse.ArgumentParser(
         prog="halgui",
         description="Label videos for spatio-temporal action detection, with hybrid active "
@@ -456,6 +355,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-scratch", action="store_true",
                    help="do not start from the previous round's weights")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+
+    p = command("simulate", cmd_simulate, "benchmark the strategies with a simulated "
+                "annotator (algorithm.md 7): CSV, Markdown table, PNG plot", json_flag=True)
+    p.add_argument("--out", type=Path, default=Path("simulation"))
+    p.add_argument("--gt", type=Path, default=None,
+                   help="ground truth of a dataset with videos (default: generate SynthActions)")
+    p.add_argument("--videos", type=int, default=200, help="SynthActions videos to generate")
+    p.add_argument("--frames", type=int, default=None, help="SynthActions frames per video")
+    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--strategies", nargs="*", default=None, metavar="NAME")
+    p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    p.add_argument("--initial", type=float, default=0.01, help="round-0 share of frames")
+    p.add_argument("--budget-fraction", type=float, default=0.01,
+                   help="frames per round, as a share of the pool")
+    p.add_argument("--target", type=float, default=0.10, help="stop at this share labeled")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--size", type=int, default=112, help="clip side S")
+    p.add_argument("--clips-per-epoch", type=int, default=None)
+    p.add_argument("--passes", type=int, default=10, help="MC-dropout passes R")
+    p.add_argument("--no-reference", action="store_true")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
 
     p = command("bench", cmd_bench, "measure performance against DESIGN targets", json_flag=True)

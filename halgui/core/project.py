@@ -132,6 +132,7 @@ class Project:
             raise ProjectError(folder, f"is not a halgui project (no {DB_NAME} in it)")
         version = _check_database(db)
         conn = _connect(db)
+        conn.execute("PRAGMA journal_mode = WAL")  # a copied or restored file may have lost it
         if version < schema.SCHEMA_VERSION:
             schema.migrate(conn, version)
         for sub in SUBFOLDERS:

@@ -1,0 +1,174 @@
+"""The learning commands of ``halgui``: train, predict, eval, round, simulate.
+
+Split from :mod:`halgui.cli` to keep each module small; the parser there points here. Every
+command imports torch lazily, inside the function, so the rest of the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from halgui.cli import _print, drive
+from halgui.core.errors import HalguiError
+from halgui.core.progress import CancelFlag
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from halgui.core.al.dataset import class_names, training_set
+    from halgui.core.al.stew import StewConfig
+    from halgui.core.al.train import TrainConfig, train
+    from halgui.core.project import Project
+
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                         device=args.device, stew=StewConfig(weighting=args.weighting))
+    clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
+    if args.size is not None:
+        clip = dataclasses.replace(clip, size=args.size)
+    config = dataclasses.replace(config, clip=clip)
+    with Project.open(args.dir) as project:
+        snapshot = project.snapshot()
+        out = args.out or project.folder / "models" / f"train-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+        videos = drive(training_set(project.folder, snapshot, config.clip, config.stew),
+                       quiet=args.json)
+    result = drive(train(videos, class_names(snapshot), config, out, init=args.init),
+                   quiet=args.json)
+    _print({"checkpoint": str(result.checkpoint), "videos": len(videos), "steps": result.steps,
+            "final_loss": round(result.final_loss, 5), "seconds": round(result.seconds, 1),
+            "device": result.device}, args.json)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from halgui.core.al import checkpoint
+    from halgui.core.al.data import ClipConfig
+    from halgui.core.al.dataset import cached_frames, clip_cache
+    from halgui.core.al.model import pick_device
+    from halgui.core.al.predict import detect_video, predictions_json, write_predictions
+    from halgui.core.project import Project
+
+    ckpt = checkpoint.load(args.checkpoint, pick_device(args.device))
+    mc = ckpt.model.config
+    clip = ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)
+    with Project.open(args.dir) as project:
+        videos = [v for v in project.videos()
+                  if (not args.videos or v.name in args.videos)
+                  and (args.split is None or v.split == args.split)]
+        if args.videos and len(videos) != len(set(args.videos)):
+            missing = sorted(set(args.videos) - {v.name for v in videos})
+            raise HalguiError(f"{project.folder}: no video named {', '.join(missing)}")
+        frames = drive(cached_frames(clip_cache(project.folder), videos, clip.size),
+                       quiet=args.json)
+    results = []
+    for video in videos:
+        detections = drive(detect_video(ckpt.model, video.name, frames[video.id],
+                                        (video.width, video.height), ckpt.classes, clip),
+                           quiet=args.json)
+        results.append((video.name, video.n_frames, detections))
+    out = write_predictions(args.out, predictions_json(ckpt.classes, results))
+    _print({"predictions": str(out), "videos": len(results),
+            "detections": sum(len(d) for _, _, d in results)}, args.json)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from halgui.core.metrics import evaluate
+
+    def read(path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise HalguiError(f"{path}: cannot be read ({exc.strerror})") from exc
+        except json.JSONDecodeError as exc:
+            raise HalguiError(f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+
+    result = evaluate(read(args.gt), read(args.pred), iou=args.iou)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print({k: ("n/a" if v is None else f"{v:.4f}") for k, v in result["summary"].items()},
+               False)
+    return 0
+
+
+def cmd_round(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from halgui.core.al.rounds import RoundConfig, run_round
+    from halgui.core.al.strategies import SelectionConfig
+    from halgui.core.al.train import TrainConfig
+    from halgui.core.project import Project
+
+    train = TrainConfig(epochs=args.epochs, device=args.device, warm_start=not args.from_scratch)
+    if args.clips_per_epoch is not None:
+        train = dataclasses.replace(train, clip=dataclasses.replace(
+            train.clip, max_clips_per_epoch=args.clips_per_epoch))
+    config = RoundConfig(strategy=args.strategy, train=train, seed=args.seed,
+                         selection=SelectionConfig(budget=args.budget, alpha=args.alpha))
+    with Project.open(args.dir) as project:
+        result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
+    _print({"round": result.number, "proposals": result.proposals,
+            "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
+            "seconds": round(result.seconds, 1),
+            **{k: v for k, v in result.metrics.items() if not isinstance(v, dict)}}, args.json)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from halgui.core.al import report
+    from halgui.core.al.data import ClipConfig
+    from halgui.core.al.rounds import RoundConfig
+    from halgui.core.al.simulate import SimulateConfig, simulate
+    from halgui.core.al.strategies import STRATEGIES
+    from halgui.core.al.train import TrainConfig
+    from halgui.core.al.uncertainty import UncertaintyConfig
+    from halgui.core.synthetic import SynthConfig, generate
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    gt = args.gt
+    if gt is None:
+        gt = out / "data" / "ground_truth.json"
+        if not gt.exists():
+            synth = SynthConfig(n_videos=args.videos, seed=args.data_seed,
+                                **({"n_frames": args.frames} if args.frames else {}))
+            drive(generate(out / "data", synth), quiet=args.json)
+    strategies = tuple(args.strategies or STRATEGIES)
+    clip = ClipConfig(size=args.size, max_clips_per_epoch=args.clips_per_epoch)
+    train = TrainConfig(epochs=args.epochs, clip=clip, device=args.device)
+    config = SimulateConfig(
+        strategies=strategies, seeds=tuple(args.seeds), target_fraction=args.target,
+        budget_fraction=args.budget_fraction, initial_fraction=args.initial,
+        reference=not args.no_reference,
+        round=RoundConfig(train=train, uncertainty=UncertaintyConfig(passes=args.passes)))
+    start = time.perf_counter()
+    rows = drive(simulate(out / "runs", gt, config, CancelFlag()), quiet=args.json)
+    seconds = time.perf_counter() - start
+    points = report.aggregate(rows)
+    report.write_csv(rows, out / "results.csv")
+    report.plot(points, out / "results.png")
+    claims = report.claims(points)
+    verdict = {True: "holds", False: "does not hold", None: "not measured"}
+    text = [f"# halgui simulate: {len(strategies)} strategies x {len(config.seeds)} seeds",
+            "", f"Ground truth: `{gt}`; {seconds / 60:.1f} minutes.", "",
+            f"Config: `{json.dumps(dataclasses.asdict(config))}`", "",
+            report.markdown(points), "", "## Claims (algorithm.md 7)", ""]
+    text += [f"- {s}: **{verdict[ok]}** ({detail})" for s, ok, detail in claims]
+    (out / "results.md").write_text("\n".join(text) + "\n", encoding="utf-8")
+    summary = {"results": str(out / "results.md"), "csv": str(out / "results.csv"),
+               "plot": str(out / "results.png"), "minutes": round(seconds / 60, 1),
+               "claims": [{"claim": s, "holds": ok, "detail": d} for s, ok, d in claims]}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print("\n".join(text[6:]))
+        print(f"\nwrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.png'}")
+    return 0

@@ -1,0 +1,225 @@
+"""The benchmark that proves the method: simulated labeling with an oracle (algorithm.md 7).
+
+For each seed, round 0 picks the same initial frames for every strategy; then each strategy
+runs rounds through exactly the loop the app runs (:func:`run_round`), an oracle reveals the
+ground truth of the proposed frames, and the model of every round is evaluated on the test
+split, until the target share of frames is labeled. A reference model trained with every
+frame labeled gives the ceiling. Projects are real project folders; clip caches are shared.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from halgui.core.al.oracle import Oracle
+from halgui.core.al.rounds import RoundConfig, run_round
+from halgui.core.al.strategies import STRATEGIES
+from halgui.core.errors import HalguiError
+from halgui.core.progress import CancelFlag, Progress
+from halgui.core.project import DB_NAME, Project
+
+METRICS = ("frame_map@0.5_voc", "frame_map@0.5_act", "video_map@0.2", "video_map@0.5")
+
+
+@dataclass(frozen=True)
+class SimulateConfig:
+    """The protocol of algorithm.md 7; sizes are choices, kept here."""
+
+    strategies: tuple[str, ...] = tuple(STRATEGIES)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    initial_fraction: float = 0.01        # round 0: share of the pool's frames
+    budget_fraction: float = 0.01         # B per round, as a share of the pool's frames
+    target_fraction: float = 0.10         # stop once this share is labeled
+    reference: bool = True                # also train with 100% of the frames labeled
+    round: RoundConfig = field(default_factory=RoundConfig)
+
+
+@dataclass
+class Row:
+    strategy: str
+    seed: int
+    round: int
+    frames_pct: float
+    boxes_pct: float
+    metrics: dict[str, float | None]
+    seconds: float
+
+    def flat(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "seed": self.seed, "round": self.round,
+                "frames_pct": round(self.frames_pct, 3), "boxes_pct": round(self.boxes_pct, 3),
+                **self.metrics, "seconds": round(self.seconds, 1)}
+
+
+def base_project(folder: Path, ground_truth: Path) -> Generator[Progress, None, Project]:
+    """A project with the dataset's videos and classes and no labels."""
+    from halgui.core.formats import halgui_json
+    from halgui.core.ingest import add_videos
+
+    classes, videos = halgui_json.parse(ground_truth)
+    missing = [v.name for v in videos if v.path is None or not v.path.exists()]
+    if missing:
+        raise HalguiError(f"{ground_truth}: simulation needs the video files; missing: "
+                          f"{', '.join(missing[:5])}")
+    project = Project.create(folder)
+    for name, color in classes:
+        project.add_class(name, color or None)
+    result = yield from add_videos(project, [v.path for v in videos])
+    for video_id, video in zip(result.added, videos, strict=True):
+        project.set_split(video_id, video.split)
+    return project
+
+
+def copy_project(source: Path, target: Path) -> Project:
+    """A consistent copy of a project's database (SQLite's backup API); the clip cache is
+    shared through a link, so each video is decoded once for the whole simulation."""
+    import sqlite3
+
+    target.mkdir(parents=True)
+    src = sqlite3.connect(source / DB_NAME)
+    dst = sqlite3.connect(target / DB_NAME)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    (target / "cache").symlink_to((source / "cache").resolve(), target_is_directory=True)
+    return Project.open(target)
+
+
+def simulate(
+    workdir: str | Path, ground_truth: str | Path, config: SimulateConfig = SimulateConfig(),
+    cancel: CancelFlag | None = None,
+) -> Generator[Progress, None, list[Row]]:
+    """Run the protocol; returns one row per (strategy, seed, round) plus reference rows."""
+    workdir = Path(workdir)
+    ground_truth = Path(ground_truth)
+    document = json.loads(ground_truth.read_text(encoding="utf-8"))
+    test_gt = {**document, "videos": [v for v in document["videos"] if v["split"] == "test"]}
+    if not test_gt["videos"]:
+        raise HalguiError(f"{ground_truth}: no test videos to evaluate on")
+    unknown = set(config.strategies) - set(STRATEGIES)
+    if unknown:
+        raise HalguiError(f"unknown strategies: {', '.join(sorted(unknown))}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    base = workdir / "base"
+    if not (base / DB_NAME).exists():
+        (yield from base_project(base, ground_truth)).close()
+    rows: list[Row] = []
+    runs = [(seed, s) for seed in config.seeds for s in config.strategies]
+    done = 0
+    for seed in config.seeds:
+        seed_dir = workdir / f"seed{seed}"
+        shutil.rmtree(seed_dir, ignore_errors=True)
+        start = copy_project(base, seed_dir / "start")
+        pool_frames = sum(v.n_frames for v in start.videos() if v.split == "train")
+        selection = dataclasses.replace(config.round.selection, seed=seed,
+                                        cold_fraction=config.initial_fraction,
+                                        budget=max(1, round(config.budget_fraction * pool_frames)))
+        round_config = dataclasses.replace(config.round, seed=seed, selection=selection)
+        oracle = Oracle.from_json(document)
+        first = yield from run_round(start, round_config, cancel)
+        oracle.reveal(start, _proposals(start, first.number))
+        start.close()
+        for strategy in config.strategies:
+            yield Progress("simulating", done, len(runs), f"{strategy} seed {seed}")
+            rows += yield from _run_strategy(seed_dir, strategy, seed, copy.deepcopy(oracle),
+                                             round_config, config, test_gt, cancel)
+            done += 1
+        if config.reference:
+            rows.append((yield from _reference(seed_dir, base, seed, round_config, document,
+                                               test_gt, cancel)))
+    yield Progress("simulating", len(runs), len(runs))
+    return rows
+
+
+def _run_strategy(seed_dir: Path, strategy: str, seed: int, oracle: Oracle,
+                  round_config: RoundConfig, config: SimulateConfig, test_gt: dict[str, Any],
+                  cancel: CancelFlag | None) -> Generator[Progress, None, list[Row]]:
+    project = copy_project(seed_dir / "start", seed_dir / strategy)
+    rows = []
+    try:
+        while True:
+            start = time.perf_counter()
+            stats = project.stats()
+            pool = sum(v.n_frames for v in project.videos() if v.split == "train")
+            frames_pct = 100 * stats["labeled_frames"] / pool
+            result = yield from run_round(project, dataclasses.replace(round_config,
+                                                                       strategy=strategy),
+                                          cancel)
+            assert result.checkpoint is not None
+            metrics = yield from evaluate_checkpoint(project, result.checkpoint, test_gt, cancel)
+            rows.append(Row(strategy, seed, result.number, frames_pct,
+                            100 * oracle.boxes_revealed / max(oracle.boxes_total, 1), metrics,
+                            time.perf_counter() - start))
+            if frames_pct >= 100 * config.target_fraction - 1e-9:
+                return rows
+            oracle.reveal(project, _proposals(project, result.number))
+    finally:
+        project.close()
+
+
+def _reference(seed_dir: Path, base: Path, seed: int, round_config: RoundConfig,
+               document: dict[str, Any], test_gt: dict[str, Any],
+               cancel: CancelFlag | None) -> Generator[Progress, None, Row]:
+    """Every training frame labeled, same training recipe: the ceiling."""
+    from halgui.core.al.dataset import class_names, training_set
+    from halgui.core.al.train import train
+
+    start = time.perf_counter()
+    project = copy_project(base, seed_dir / "reference")
+    try:
+        oracle = Oracle.from_json(document)
+        oracle.reveal(project, [(v.id, f) for v in project.videos() if v.split == "train"
+                                for f in range(v.n_frames)])
+        snapshot = project.snapshot()
+        cfg = dataclasses.replace(round_config.train, seed=seed)
+        videos = yield from training_set(project.folder, snapshot, cfg.clip, cfg.stew,
+                                         cancel=cancel)
+        result = yield from train(videos, class_names(snapshot), cfg,
+                                  project.folder / "models" / "reference.pt", cancel=cancel)
+        metrics = yield from evaluate_checkpoint(project, result.checkpoint, test_gt, cancel)
+    finally:
+        project.close()
+    return Row("reference", seed, 0, 100.0, 100.0, metrics, time.perf_counter() - start)
+
+
+def evaluate_checkpoint(project: Project, checkpoint: Path, test_gt: dict[str, Any],
+                        cancel: CancelFlag | None = None
+                        ) -> Generator[Progress, None, dict[str, float | None]]:
+    """frame-mAP and video-mAP of a checkpoint on the test videos."""
+    from halgui.core.al import checkpoint as ckpt
+    from halgui.core.al.data import ClipConfig
+    from halgui.core.al.dataset import cached_frames, clip_cache
+    from halgui.core.al.model import pick_device
+    from halgui.core.al.predict import detect_video, predictions_json
+    from halgui.core.metrics import evaluate
+
+    loaded = ckpt.load(checkpoint, pick_device("auto"))
+    mc = loaded.model.config
+    clip = ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)
+    names = {v["name"] for v in test_gt["videos"]}
+    videos = [v for v in project.videos() if v.name in names]
+    frames = yield from cached_frames(clip_cache(project.folder), videos, clip.size, cancel)
+    results = []
+    for video in videos:
+        dets = yield from detect_video(loaded.model, video.name, frames[video.id],
+                                       (video.width, video.height), loaded.classes, clip,
+                                       cancel=cancel)
+        results.append((video.name, video.n_frames, dets))
+    summary = evaluate(test_gt, predictions_json(loaded.classes, results))["summary"]
+    return {k: summary.get(k) for k in METRICS}
+
+
+def _proposals(project: Project, number: int) -> list[tuple[int, int]]:
+    rows = project._query(
+        "SELECT video_id, frame FROM proposals JOIN rounds ON rounds.id = proposals.round_id"
+        " WHERE rounds.number = ? ORDER BY rank", (number,))
+    return [(int(r[0]), int(r[1])) for r in rows]
