@@ -376,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips-per-epoch", type=int, default=None)
     p.add_argument("--passes", type=int, default=10, help="MC-dropout passes R")
     p.add_argument("--no-reference", action="store_true")
+    p.add_argument("--loss-ablation", type=float, default=None, metavar="FRACTION",
+                   help="instead: label this share of frames evenly and compare the loss "
+                        "weightings stew / labeled-only BCE / unweighted pseudo-labels")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
 
     p = command("bench", cmd_bench, "measure performance against DESIGN targets", json_flag=True)

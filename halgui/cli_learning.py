@@ -150,6 +150,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         reference=not args.no_reference,
         round=RoundConfig(train=train, uncertainty=UncertaintyConfig(passes=args.passes)))
     start = time.perf_counter()
+    if args.loss_ablation is not None:
+        from halgui.core.al.ablation import loss_ablation
+
+        rows = drive(loss_ablation(out / "ablation", gt, fraction=args.loss_ablation,
+                                   seeds=tuple(args.seeds), config=train, cancel=CancelFlag()),
+                     quiet=args.json)
+        points = report.aggregate(rows)
+        report.write_csv(rows, out / "ablation.csv")
+        text = [f"# Loss ablation: {args.loss_ablation:.0%} of frames, evenly spaced", "",
+                f"Ground truth `{gt}`; {(time.perf_counter() - start) / 60:.1f} minutes; "
+                f"training `{json.dumps(dataclasses.asdict(train))}`", "",
+                report.markdown(points)]
+        (out / "ablation.md").write_text("\n".join(text) + "\n", encoding="utf-8")
+        print("\n".join(text))
+        return 0
     rows = drive(simulate(out / "runs", gt, config, CancelFlag()), quiet=args.json)
     seconds = time.perf_counter() - start
     points = report.aggregate(rows)
