@@ -54,6 +54,7 @@ def make_window(project_dir: Path | None = None, settings: QSettings | None = No
     from halgui.gui.main_window import MainWindow
 
     window = MainWindow(settings)
+    QTimer.singleShot(200, lambda: window.set_device_text(detect_device()))
     if project_dir is not None:
         window.open_project(Path(project_dir))
     else:
@@ -67,7 +68,6 @@ def run(project_dir: Path | None = None) -> int:
     sys.excepthook = _excepthook
     window = make_window(project_dir)
     window.show()
-    QTimer.singleShot(200, lambda: window.set_device_text(detect_device()))
     return app.exec()
 
 

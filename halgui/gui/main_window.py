@@ -13,24 +13,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Slot
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QKeySequence,
-    QUndoStack,
-)
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QStackedWidget, QWidget
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QWidget
 
 from halgui.core.errors import HalguiError
 from halgui.core.frame_cache import FrameCache
 from halgui.core.project import Project, VideoRecord
 from halgui.core.video import VideoInfo, fingerprint, open_video
-from halgui.gui import commands
+from halgui.gui import commands, menus
 from halgui.gui.canvas import Canvas
 from halgui.gui.dialogs import files
-from halgui.gui.dialogs.help import ShortcutsDialog, show_about
+from halgui.gui.dialogs.help import ShortcutsDialog
 from halgui.gui.dialogs.messages import show_error
 from halgui.gui.dialogs.progress import JobProgress
 from halgui.gui.label_events import LabelEvents
@@ -41,8 +34,6 @@ from halgui.gui.video_list import VideoList
 from halgui.gui.worker import JobSource, Worker
 
 __all__ = ["MainWindow"]
-
-Key = QKeySequence.StandardKey
 
 
 class MainWindow(QMainWindow):
@@ -82,7 +73,8 @@ class MainWindow(QMainWindow):
         for label in self.status.values():
             self.statusBar().addPermanentWidget(label)
         self.status["device"].setToolTip("Where training and scoring run")
-        self._build_menus()
+        menus.build(self)
+        self._fill_class_menu()
 
         self.start_page.newRequested.connect(self.new_project)
         self.start_page.openRequested.connect(self.open_project_dialog)
@@ -103,84 +95,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, menu: QMenu, text: str, slot: Callable[..., object],
-                shortcuts: tuple[QKeySequence | Key | str, ...] = (),
-                checkable: bool = False, project: bool = True) -> QAction:  # fmt: skip
-        action = QAction(text, self)
-        action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        action.setCheckable(checkable)
-        action.setChecked(checkable)
-        action.setProperty("needs_project", project)
-        (action.toggled if checkable else action.triggered).connect(slot)
-        menu.addAction(action)
-        self.addAction(action)  # shortcuts work while the menu bar is hidden too
-        return action
-
-    def _build_menus(self) -> None:
-        bar, a = self.menuBar(), self._action
-        m = bar.addMenu("&File")
-        a(m, "&New project…", self.new_project, (Key.New,), project=False)
-        a(m, "&Open project…", self.open_project_dialog, (Key.Open,), project=False)
-        self.recent_menu = m.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        a(m, "Open the &demo", self.open_demo, project=False)
-        m.addSeparator()
-        a(m, "&Add videos…", lambda: self.add_videos(files.ask_video_files(self)),
-          ("Ctrl+Shift+A",))
-        a(m, "Add a &folder of videos…", lambda: self.add_videos(files.ask_video_folder(self)))
-        a(m, "&Import labels…", self.import_dialog, ("Ctrl+I",))
-        a(m, "&Export labels…", self.export_dialog, ("Ctrl+E",))
-        m.addSeparator()
-        a(m, "&Close project", self.close_project, (Key.Close,))
-        a(m, "&Quit", self.close, ("Ctrl+Q",), project=False)
-        m = bar.addMenu("&Edit")
-        for action, keys in ((self.undo_stack.createUndoAction(self, "&Undo"), Key.Undo),
-                             (self.undo_stack.createRedoAction(self, "&Redo"), Key.Redo)):
-            action.setShortcuts(keys)
-            m.addAction(action)
-            self.addAction(action)
-        a(m, "&Delete box", lambda: self.canvas and self.canvas.delete_selected(), (Key.Delete,))
-        m = bar.addMenu("&View")
-        a(m, "Zoom &in", lambda: self._zoom(1.25), (Key.ZoomIn, "Ctrl+="))
-        a(m, "Zoom &out", lambda: self._zoom(0.8), (Key.ZoomOut,))
-        a(m, "&Actual size", lambda: self._zoom(None), ("Ctrl+0",))
-        a(m, "&Fit to window", lambda: self.canvas and self.canvas.fit_to_window(), ("Ctrl+F",))
-        m.addSeparator()
-        a(m, "Show &detections", lambda on: self.canvas and self.canvas.set_show_detections(on),
-          ("D",), checkable=True)
-        a(m, "Show uncertainty &heatmap",
-          lambda on: self.canvas and self.canvas.set_show_heatmap(on), ("H",), checkable=True)
-        m.addSeparator()
-        for dock in self.docks.values():
-            m.addAction(dock.toggleViewAction())
-        m = bar.addMenu("&Go")
-        p = self.timeline.player
-        go = [a(m, "&Previous proposal", p.previous_proposal, ("P",)),
-              a(m, "Pre&vious frame", p.previous_frame, ("Left", ",")),
-              a(m, "&Play / pause", p.toggle, ("Space",)),
-              a(m, "&Next frame", p.next_frame, ("Right", ".")),
-              a(m, "Next pro&posal", self.next_proposal, ("N",))]
-        self.timeline.add_transport(go)
-        self.label_menu = bar.addMenu("&Label")
-        self._fill_class_menu()
-        m = bar.addMenu("&Help")
-        a(m, "&Keyboard shortcuts", self.show_shortcuts, ("F1",), project=False)
-        a(m, "&About halgui", lambda: show_about(self), project=False)
-
     def _fill_class_menu(self) -> None:
-        m, a = self.label_menu, self._action
-        for action in m.actions():
-            self.removeAction(action)
-        m.clear()
-        a(m, "Mark frame &labeled", lambda: self.label_panel and self.label_panel.mark_labeled(),
-          ("L",))
-        a(m, "&Copy boxes from the previous labeled frame", self.paste_previous,
-          ("Ctrl+Shift+V",))
-        m.addSeparator()
         classes = self.project.classes() if self.project is not None else []
-        for digit, cls in commands.class_keys(classes).items():
-            a(m, f"Class {digit}: {cls.name}", lambda _=False, d=digit: self.choose_class(d),
-              (str(digit),))
+        menus.fill_class_menu(self, self.class_menu, commands.class_keys(classes))
         self._enable_actions()
 
     # ------------------------------------------------------------------ projects
@@ -201,14 +118,18 @@ class MainWindow(QMainWindow):
         self.canvas.frameChanged.connect(self._frame_changed)
         self.canvas.zoomChanged.connect(lambda z: self.status["zoom"].setText(f"{z:.0%}"))
         self.label_panel.classChosen.connect(self.canvas.set_current_class)
+        self.label_panel.boxChosen.connect(self.canvas.select_track)
+        self.canvas.currentClassChanged.connect(self.label_panel.set_current_class)
+        self.canvas.selectionChanged.connect(self.label_panel.set_selected_track)
         self.video_list.set_project(project)
         add_recent(self.settings, project.folder)
         self.settings.setValue("recent/last", str(project.folder))
         self.setWindowTitle(f"{project.folder.name} - halgui")
         self._show_project_widgets(True)
         state = self.settings.value("window/state")
-        if state is not None:  # dock layout as the user left it
-            self.restoreState(state)
+        if state is None or not self.restoreState(state):  # else: as the user left it
+            self.resizeDocks([self.docks["videos"], self.docks["labels"]], [495, 250],
+                             Qt.Orientation.Horizontal)
         self._fill_class_menu()
         videos = project.videos()
         if videos:
@@ -420,7 +341,8 @@ class MainWindow(QMainWindow):
             count = self.canvas.paste_previous()
             self.statusBar().showMessage(f"Copied {count} box(es)", 3000)
 
-    def _zoom(self, factor: float | None) -> None:
+    def zoom(self, factor: float | None) -> None:
+        """Zoom the canvas by ``factor`` (None: actual size)."""
         if self.canvas is not None:
             self.canvas.set_zoom(1.0 if factor is None else self.canvas.zoom() * factor)
 

@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - only while the panel is being written
 
     class _LabelPanel(QWidget):
         classChosen = Signal(int)
+        boxChosen = Signal(int)
 
         def __init__(self, project, undo_stack, events, parent=None):
             super().__init__(parent)
@@ -27,6 +28,12 @@ except ImportError:  # pragma: no cover - only while the panel is being written
 
         def set_frame(self, video_id, frame):
             self.frame = (video_id, frame)
+
+        def set_current_class(self, class_id):
+            pass
+
+        def set_selected_track(self, track_id):
+            pass
 
         def mark_labeled(self):
             video_id, frame = self.frame

@@ -1,0 +1,135 @@
+"""The main window's menus, toolbar and keyboard shortcuts, in one place.
+
+Every entry is a QAction added to the window as well as to its menu, so its shortcut works
+wherever the focus is in the window. Entries marked ``project=True`` are enabled only while a
+project is open (:meth:`MainWindow._enable_actions`). Help > Keyboard shortcuts lists them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu, QStyle
+
+from halgui.core.project import ClassRecord
+from halgui.gui.dialogs import files
+from halgui.gui.dialogs.help import show_about
+
+if TYPE_CHECKING:
+    from halgui.gui.main_window import MainWindow
+
+__all__ = ["build", "fill_class_menu"]
+
+Key = QKeySequence.StandardKey
+SP = QStyle.StandardPixmap
+
+
+def action(w: MainWindow, menu: QMenu, text: str, slot: Callable[..., object],
+           shortcuts: tuple[QKeySequence | Key | str, ...] = (), *, checkable: bool = False,
+           project: bool = True, icon: SP | None = None, tool: bool = False) -> QAction:
+    act = QAction(text, w)
+    act.setShortcuts([QKeySequence(s) for s in shortcuts])
+    act.setCheckable(checkable)
+    act.setChecked(checkable)
+    act.setProperty("needs_project", project)
+    if icon is not None:
+        act.setIcon(w.style().standardIcon(icon))
+    (act.toggled if checkable else act.triggered).connect(slot)
+    menu.addAction(act)
+    w.addAction(act)  # the shortcut works wherever the focus is in the window
+    if tool:
+        w.toolbar.addAction(act)
+    return act
+
+
+def build(w: MainWindow) -> None:
+    """Menus File, Edit, View, Go, Label, Help, the toolbar, and the timeline's transport."""
+    bar = w.menuBar()
+
+    def a(menu: QMenu, *args: object, **kwargs: object) -> QAction:
+        return action(w, menu, *args, **kwargs)  # type: ignore[arg-type]
+
+    w.toolbar = w.addToolBar("Main")
+    w.toolbar.setObjectName("toolbar-main")
+    w.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    m = bar.addMenu("&File")
+    a(m, "&New project…", w.new_project, (Key.New,), project=False)
+    a(m, "&Open project…", w.open_project_dialog, (Key.Open,), project=False,
+      icon=SP.SP_DialogOpenButton, tool=True)
+    w.recent_menu = m.addMenu("Open &recent")
+    w.recent_menu.aboutToShow.connect(w._fill_recent_menu)
+    a(m, "Open the &demo", w.open_demo, project=False)
+    m.addSeparator()
+    a(m, "&Add videos…", lambda: w.add_videos(files.ask_video_files(w)), ("Ctrl+Shift+A",),
+      icon=SP.SP_FileDialogNewFolder, tool=True)
+    a(m, "Add a &folder of videos…", lambda: w.add_videos(files.ask_video_folder(w)))
+    a(m, "&Import labels…", w.import_dialog, ("Ctrl+I",))
+    a(m, "&Export labels…", w.export_dialog, ("Ctrl+E",))
+    m.addSeparator()
+    a(m, "&Close project", w.close_project, (Key.Close,))
+    a(m, "&Quit", w.close, ("Ctrl+Q",), project=False)
+
+    m = bar.addMenu("&Edit")
+    w.toolbar.addSeparator()
+    for act, keys, icon in ((w.undo_stack.createUndoAction(w, "&Undo"), Key.Undo, SP.SP_ArrowBack),
+                            (w.undo_stack.createRedoAction(w, "&Redo"), Key.Redo,
+                             SP.SP_ArrowForward)):
+        act.setShortcuts(keys)
+        act.setIcon(w.style().standardIcon(icon))
+        m.addAction(act)
+        w.addAction(act)
+        w.toolbar.addAction(act)
+    a(m, "&Delete box", lambda: w.canvas and w.canvas.delete_selected(), (Key.Delete,))
+
+    m = bar.addMenu("&View")
+    w.toolbar.addSeparator()
+    a(m, "Zoom &in", lambda: w.zoom(1.25), (Key.ZoomIn, "Ctrl+="))
+    a(m, "Zoom &out", lambda: w.zoom(0.8), (Key.ZoomOut,))
+    a(m, "&Actual size", lambda: w.zoom(None), ("Ctrl+0",))
+    a(m, "&Fit to window", lambda: w.canvas and w.canvas.fit_to_window(), ("Ctrl+F",),
+      tool=True)
+    m.addSeparator()
+    a(m, "Show &detections", lambda on: w.canvas and w.canvas.set_show_detections(on), ("D",),
+      checkable=True)
+    a(m, "Show uncertainty &heatmap", lambda on: w.canvas and w.canvas.set_show_heatmap(on),
+      ("H",), checkable=True)
+    m.addSeparator()
+    for dock in w.docks.values():
+        m.addAction(dock.toggleViewAction())
+
+    m = bar.addMenu("&Go")
+    p = w.timeline.player
+    go = [a(m, "&Previous proposal", p.previous_proposal, ("P",), icon=SP.SP_MediaSkipBackward),
+          a(m, "Pre&vious frame", p.previous_frame, ("Left", ","), icon=SP.SP_MediaSeekBackward),
+          a(m, "&Play / pause", p.toggle, ("Space",), icon=SP.SP_MediaPlay),
+          a(m, "&Next frame", p.next_frame, ("Right", "."), icon=SP.SP_MediaSeekForward),
+          a(m, "Next pro&posal", w.next_proposal, ("N",), icon=SP.SP_MediaSkipForward)]
+    p.playingChanged.connect(lambda on: go[2].setIcon(w.style().standardIcon(
+        SP.SP_MediaPause if on else SP.SP_MediaPlay)))
+    w.timeline.add_transport(go)
+
+    m = bar.addMenu("&Label")
+    w.toolbar.addSeparator()
+    a(m, "Mark frame &labeled", lambda: w.label_panel and w.label_panel.mark_labeled(), ("L",),
+      icon=SP.SP_DialogApplyButton, tool=True)
+    a(m, "&Copy boxes from the previous labeled frame", w.paste_previous, ("Ctrl+Shift+V",),
+      tool=True)
+    w.class_menu = m.addMenu("&Class of the box")
+
+    m = bar.addMenu("&Help")
+    a(m, "&Keyboard shortcuts", w.show_shortcuts, ("F1",), project=False)
+    a(m, "&About halgui", lambda: show_about(w), project=False)
+
+
+def fill_class_menu(w: MainWindow, menu: QMenu, keys: dict[int, ClassRecord]) -> None:
+    """One entry per number key 1..9 and the class it picks."""
+    for old in menu.actions():
+        w.removeAction(old)
+        old.deleteLater()
+    menu.clear()
+    for digit, cls in keys.items():
+        action(w, menu, f"{digit}: {cls.name}", lambda _=False, d=digit: w.choose_class(d),
+               (str(digit),))
