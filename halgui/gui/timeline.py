@@ -192,11 +192,14 @@ class Timeline(QWidget):
         u = self.uncertainty
         if u is None or not len(u):
             return
-        u = np.nan_to_num(u[: self.n_frames], nan=0.0)
-        peak = float(u.max()) or 1.0
+        u = np.nan_to_num(np.asarray(u[: self.n_frames], float), nan=0.0)
+        # Stretched between the video's least and most uncertain frame: the curve says where
+        # in this video the model is least sure, which is what the labeler looks for.
+        lo, hi = float(u.min()), float(u.max())
+        height = (u - lo) / (hi - lo) if hi - lo > 1e-9 else np.full_like(u, 0.5)
         path = QPainterPath(QPointF(self.x_of(0), bottom))
-        for f, v in enumerate(u):
-            path.lineTo(self.x_of(f), bottom - (bottom - top) * max(0.0, float(v)) / peak)
+        for f, v in enumerate(height):
+            path.lineTo(self.x_of(f), bottom - (bottom - top) * (0.1 + 0.9 * float(v)))
         path.lineTo(self.x_of(len(u) - 1), bottom)
         fill = QColor(color)
         fill.setAlpha(90)
@@ -329,6 +332,7 @@ class TimelinePanel(QWidget):
             button = QToolButton()
             button.setDefaultAction(action)
             button.setAutoRaise(True)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
             self._buttons.insertWidget(i, button)
 
     def load(self, project: Project | None, video_id: int | None, fps: float = 25.0) -> None:

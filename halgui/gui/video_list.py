@@ -37,7 +37,15 @@ __all__ = ["FILTERS", "VideoList", "VideoListModel", "VideoListProxy"]
 
 Index = QModelIndex | QPersistentModelIndex
 
-COLUMNS = ("Name", "Frames", "Labeled", "Proposed", "Cluster", "Informativeness")
+COLUMNS = ("Name", "Frames", "Labeled", "Proposed", "Cluster", "Info")
+HEADER_TIPS = (
+    "Video name",
+    "Frames in the video",
+    "Frames a person marked as labeled",
+    "Frames the latest round proposed: labeled / proposed",
+    "Cluster of the video in the latest round (diverse picks come from different clusters)",
+    "Informativeness: how much the latest round expects labeling this video to help",
+)
 #: Filter names shown in the view, in order; "all" shows every video.
 FILTERS = ("all", "to label", "in progress", "done")
 
@@ -111,9 +119,12 @@ class VideoListModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # fmt: skip
-        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
-                and 0 <= section < len(COLUMNS)):
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS[section]
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -192,8 +203,10 @@ class VideoList(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setStretchLastSection(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.table.activated.connect(self._activated)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
