@@ -54,8 +54,8 @@ from PySide6.QtTest import QTest
 import halgui.cli
 from halgui.gui.app import make_app, make_window
 app = make_app()
-window = make_window(Path(sys.argv[1]), QSettings(sys.argv[2], QSettings.Format.IniFormat))
-window.show()
+window = make_window(Path(sys.argv[1]), QSettings(sys.argv[2], QSettings.Format.IniFormat),
+                     show=True)
 QTest.qWaitForWindowExposed(window, 10000)
 app.processEvents()
 print("shown", int("torch" in sys.modules), window.video is not None, flush=True)

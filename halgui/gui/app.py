@@ -47,14 +47,17 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def make_window(project_dir: Path | None = None, settings: QSettings | None = None
-                ) -> MainWindow:  # fmt: skip
+def make_window(project_dir: Path | None = None, settings: QSettings | None = None, *,
+                show: bool = False) -> MainWindow:
     """The main window with ``project_dir`` open, or else the last project, or else the start
-    page. Call after :func:`make_app`."""
+    page. ``show`` shows it first, so that a project that fails to open is reported over the
+    window. Call after :func:`make_app`."""
     from halgui.gui.main_window import MainWindow
 
     window = MainWindow(settings)
     QTimer.singleShot(200, lambda: window.set_device_text(detect_device()))
+    if show:
+        window.show()
     if project_dir is not None:
         window.open_project(Path(project_dir))
     else:
@@ -66,9 +69,10 @@ def run(project_dir: Path | None = None) -> int:
     """Open the app (on ``project_dir`` if given) and run until the window closes."""
     app = make_app()
     sys.excepthook = _excepthook
-    window = make_window(project_dir)
-    window.show()
-    return app.exec()
+    window = make_window(project_dir, show=True)  # held: the window lives while the app runs
+    code = app.exec()
+    window.deleteLater()
+    return code
 
 
 def detect_device() -> str:
