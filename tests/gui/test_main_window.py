@@ -1,8 +1,5 @@
 """The main window over a real project: opening, the first video, navigation, jobs, settings."""
 
-import sys
-import types
-
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -10,41 +7,9 @@ from PySide6.QtGui import QDropEvent
 from halgui.core.ingest import add_videos
 from halgui.core.progress import run_to_end
 from halgui.core.project import Project
-from tests.core.videos import write_mp4
-
-try:  # the real label panel once it exists; a stand-in with its interface until then
-    import halgui.gui.label_panel  # noqa: F401
-except ImportError:  # pragma: no cover - only while the panel is being written
-    from PySide6.QtCore import Signal
-    from PySide6.QtWidgets import QWidget
-
-    class _LabelPanel(QWidget):
-        classChosen = Signal(int)
-        boxChosen = Signal(int)
-
-        def __init__(self, project, undo_stack, events, parent=None):
-            super().__init__(parent)
-            self.project, self.frame = project, (None, 0)
-
-        def set_frame(self, video_id, frame):
-            self.frame = (video_id, frame)
-
-        def set_current_class(self, class_id):
-            pass
-
-        def set_selected_track(self, track_id):
-            pass
-
-        def mark_labeled(self):
-            video_id, frame = self.frame
-            self.project.set_labeled(video_id, [frame])
-
-    stub = types.ModuleType("halgui.gui.label_panel")
-    stub.LabelPanel = _LabelPanel
-    sys.modules["halgui.gui.label_panel"] = stub
-
 from halgui.gui import main_window as mw
 from halgui.gui.main_window import MainWindow
+from tests.core.videos import write_mp4
 
 
 @pytest.fixture
@@ -131,14 +96,17 @@ def test_double_click_in_the_list_opens_that_video(qtbot, window, project_dir):
 
 def test_mark_labeled_refreshes_list_and_timeline(qtbot, window, project_dir):
     window.open_project(project_dir)
+    with qtbot.waitActive(window):
+        window.show()
     window.timeline.player.request(7)
-    with qtbot.waitSignal(window.events.labelsChanged, timeout=2000, raising=False):
-        window.label_panel.mark_labeled()
-    # a stand-in panel writes without the notifier: tell the views as a command would
-    window.events.labelsChanged.emit(window.video.id, 7)
+    with qtbot.waitSignal(window.events.labelsChanged, timeout=2000):
+        qtbot.keyClick(window.canvas, Qt.Key.Key_L)  # Label > Mark frame labeled
     assert window.timeline.timeline.labeled == (7,)
     assert window.video_list.model.index(0, 2).data() == "1"
     assert "1/2" in window.timeline.counter.text()
+    window.undo_stack.undo()
+    assert window.timeline.timeline.labeled == ()
+    assert window.video_list.model.index(0, 2).data() == "0"
 
 
 def test_bad_project_is_a_message_not_a_crash(window, tmp_path, errors):
@@ -177,3 +145,31 @@ def test_recent_projects_and_geometry_are_remembered(qtbot, settings, project_di
     assert second.project is not None and second.project.folder == project_dir.resolve()
     assert second.start_page.recent.count() >= 1
     second.close()
+
+
+def test_a_bad_video_is_reported_with_its_file_and_reason(qtbot, window, tmp_path, errors):
+    folder = tmp_path / "p2"
+    with Project.create(folder):
+        pass
+    window.open_project(folder)
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    good = write_mp4(tmp_path / "fine.mp4", n_frames=6)
+    with qtbot.waitSignal(window.worker.finished, timeout=10000):
+        assert window.add_videos([bad, good])
+    qtbot.waitUntil(lambda: window.video_list.model.rowCount() == 1, timeout=5000)
+    assert len(errors) == 1 and str(bad) in errors[0]
+
+
+@pytest.mark.slow
+def test_open_the_demo_makes_it_in_the_background_then_opens_it(qtbot, window, tmp_path,
+                                                                 monkeypatch):
+    import halgui.core.demo
+
+    monkeypatch.setattr(halgui.core.demo, "default_demo_dir", lambda: tmp_path / "demo")
+    with qtbot.waitSignal(window.worker.finished, timeout=120_000):
+        window.start_page.demoRequested.emit()
+    qtbot.waitUntil(lambda: window.project is not None, timeout=5000)
+    assert window.project.folder == (tmp_path / "demo").resolve()
+    assert window.video_list.model.rowCount() == 24
+    assert window.video is not None
