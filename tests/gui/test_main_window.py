@@ -173,3 +173,47 @@ def test_open_the_demo_makes_it_in_the_background_then_opens_it(qtbot, window, t
     assert window.project.folder == (tmp_path / "demo").resolve()
     assert window.video_list.model.rowCount() == 24
     assert window.video is not None
+
+
+def test_new_project_dialog_checks_and_returns_its_values(qtbot, tmp_path):
+    from halgui.gui.dialogs.new_project import ClassSpec, NewProjectDialog
+
+    dialog = NewProjectDialog(start=str(tmp_path / "new"))
+    qtbot.addWidget(dialog)
+    dialog.table.item(0, 0).setText("walk")
+    dialog.add_class("wave", "#123456", "2")
+    folder, classes = dialog.values()
+    assert folder == tmp_path / "new"
+    assert classes == [ClassSpec("walk", "#1f77b4", "1"), ClassSpec("wave", "#123456", "2")]
+    assert dialog.problems() == ""
+    dialog.add_class("walk", shortcut="3")
+    assert "differ" in dialog.problems()
+    dialog.accept()
+    assert dialog.result() == 0 and "differ" in dialog.problem.text()
+
+
+def test_export_dialog_options(qtbot, tmp_path):
+    from halgui.gui.dialogs.import_export import ExportDialog
+
+    dialog = ExportDialog(start=str(tmp_path / "out.json"))
+    qtbot.addWidget(dialog)
+    assert dialog.format_name() == "halgui"
+    dialog.split.setCurrentIndex(dialog.split.findData("val"))
+    dialog.human_only.setChecked(True)
+    options = dialog.options()
+    assert (options.split, options.human_only, options.pseudo_labels) == ("val", True, False)
+    assert dialog.chosen_path() == tmp_path / "out.json"
+
+
+def test_shortcuts_dialog_lists_the_menu_shortcuts(qtbot, window, project_dir):
+    from halgui.gui.dialogs.help import ShortcutsDialog
+
+    window.open_project(project_dir)
+    dialog = ShortcutsDialog(window.actions(), window)
+    qtbot.addWidget(dialog)
+    rows = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text()
+            for r in range(dialog.table.rowCount())}
+    assert rows["Next proposal"] == "N"
+    assert rows["Play / pause"] == "Space"
+    assert rows["Mark frame labeled"] == "L"
+    assert rows["1: walk"] == "1" and rows["2: wave"] == "2"
