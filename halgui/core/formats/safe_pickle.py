@@ -110,6 +110,18 @@ def _raw(data: Any) -> bytes:
     return bytes(data)
 
 
+def _checked(raw: bytes, dtype: np.dtype, count: int) -> bytes:
+    """``raw`` must hold exactly ``count`` elements; unicode ones must be valid code points
+    (NumPy builds a broken ``str`` from one that is not)."""
+    if len(raw) != count * dtype.itemsize:
+        raise _refuse(f"data: {len(raw)} bytes for {count} elements of {dtype}")
+    if dtype.kind == "U" and raw:
+        points = np.frombuffer(raw, dtype=np.dtype("u4").newbyteorder(dtype.byteorder))
+        if int(points.max()) > 0x10FFFF:
+            raise _refuse("unicode data: a code point above U+10FFFF")
+    return raw
+
+
 def _shape(value: Any) -> tuple[int, ...]:
     if not isinstance(value, tuple) or len(value) > 32 or not all(
         isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value
@@ -125,9 +137,8 @@ class _Array(np.ndarray):
         if not isinstance(state, tuple) or len(state) != 5:
             raise _refuse("array state: expected (version, shape, dtype, fortran, data)")
         version, shape, dtype, fortran, data = state
-        shape, dtype, data = _shape(shape), _dtype_of(dtype), _raw(data)
-        if len(data) != math.prod(shape) * dtype.itemsize:
-            raise _refuse(f"array data: {len(data)} bytes for shape {shape} of {dtype}")
+        shape, dtype = _shape(shape), _dtype_of(dtype)
+        data = _checked(_raw(data), dtype, math.prod(shape))
         super().__setstate__((version, shape, dtype, bool(fortran), data))
 
 
@@ -139,16 +150,16 @@ def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
 
 
 def _scalar(dtype: Any, data: Any = None) -> Any:
-    dtype, raw = _dtype_of(dtype), _raw(data)
-    if len(raw) != dtype.itemsize:
-        raise _refuse(f"scalar data: {len(raw)} bytes for {dtype}")
+    dtype = _dtype_of(dtype)
+    raw = _checked(_raw(data), dtype, 1)
     return np.frombuffer(raw, dtype=dtype)[0]
 
 
 def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
-    dtype, shape, raw = _dtype_of(dtype), _shape(shape), _raw(buffer)
-    if order not in ("C", "F") or len(raw) != math.prod(shape) * dtype.itemsize:
-        raise _refuse(f"array data: {len(raw)} bytes for shape {shape} of {dtype}")
+    dtype, shape = _dtype_of(dtype), _shape(shape)
+    raw = _checked(_raw(buffer), dtype, math.prod(shape))
+    if order not in ("C", "F"):
+        raise _refuse(f"array order {order!r}")
     return np.frombuffer(raw, dtype=dtype).reshape(shape, order=order).copy()
 
 

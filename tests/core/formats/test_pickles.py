@@ -144,3 +144,26 @@ def test_corrupt_pickles_load_or_raise_format_error(data):
         _load_bytes(data, "fuzz.pkl")
     except FormatError as exc:
         assert exc.path == Path("fuzz.pkl")
+
+
+def test_numpy_state_is_checked_not_trusted():
+    """Found by fuzzing: dtype flags from the file crashed the interpreter, and a unicode scalar
+    with a code point past U+10FFFF made a str that raises SystemError when used."""
+    good = pickle.dumps(np.str_("ab"), protocol=3)
+    assert _load_bytes(good) == "ab"
+    flags = good.replace(b"K\x04K\x08t", b"K\x04K\xf4t")  # the dtype state's flags
+    assert flags != good and _load_bytes(flags) == "ab"  # ignored: only the byte order is used
+    beyond = good.replace(b"a\x00\x00\x00", b"a\x00\x11\x00")  # U+110061
+    assert beyond != good
+    with pytest.raises(FormatError, match="U\\+10FFFF"):
+        _load_bytes(beyond)
+    record = pickle.dumps(np.zeros(2, dtype=[("a", "f4")]), protocol=3)
+    with pytest.raises(FormatError, match="dtype"):
+        _load_bytes(record)
+    with pytest.raises(FormatError, match="dtype"):
+        _load_bytes(pickle.dumps(np.array([None, 1], dtype=object), protocol=3))
+    whole = pickle.dumps(np.arange(4, dtype=np.int32), protocol=3)
+    i = whole.index(b"C\x10")  # SHORT_BINBYTES of the 16 data bytes
+    short = whole[:i] + b"C\x0c" + whole[i + 2:i + 14] + whole[i + 18:]
+    with pytest.raises(FormatError, match="12 bytes for 4 elements"):
+        _load_bytes(short)
