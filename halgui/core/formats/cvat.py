@@ -223,6 +223,8 @@ class _Reader:
         except expat.ExpatError as exc:
             raise FormatError(self.path, f"line {exc.lineno}, column {exc.offset + 1}: "
                                          f"{expat.ErrorString(exc.code)}") from exc
+        except (LookupError, UnicodeError) as exc:  # the declared encoding: unknown or wrong
+            raise FormatError(self.path, f"cannot be decoded ({exc})") from exc
         if self.video is None:
             raise FormatError(self.path, "has no <meta> with a <task>")
         return self.video, self.tracks

@@ -184,6 +184,14 @@ def test_xml_syntax_error_names_line_and_column(tmp_path):
         cvat.parse(path)
 
 
+def test_an_unknown_declared_encoding_is_a_format_error(tmp_path):
+    # found by fuzzing: expat raises LookupError, not ExpatError, for it
+    path = tmp_path / "a.xml"
+    path.write_text('<?xml version="1.0" encoding="u-8"?>\n<annotations/>\n')
+    with pytest.raises(FormatError, match=r"a.xml: cannot be decoded \(unknown encoding"):
+        cvat.parse(path)
+
+
 @pytest.fixture(scope="module")
 def fuzz_source(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cvat-fuzz")
