@@ -37,6 +37,14 @@ def default_demo_dir() -> Path:
     return Path(user_data_dir("halgui", appauthor=False)) / "demo"
 
 
+def first_proposals(project: Project, cancel: CancelFlag | None
+                    ) -> Generator[Progress, None, object]:
+    """The demo's round 0: proposals chosen by appearance, before any model is trained."""
+    from halgui.core.al.rounds import cold_start_round
+
+    return (yield from cold_start_round(project, cancel))
+
+
 def make_demo(
     folder: str | Path,
     config: SynthConfig = DEMO_CONFIG,
@@ -44,12 +52,13 @@ def make_demo(
     *,
     labeled_videos: int = 4,
     labeled_frames: int = 3,
-    round0: Round0 | None = None,
+    round0: Round0 | None = first_proposals,
 ) -> Generator[Progress, None, Path]:
     """Generate the demo project in ``folder``; yields progress, returns the project folder.
 
-    Refuses a folder that already holds a project. ``round0`` (see :data:`Round0`) is the hook
-    for initial proposals; without it the project has no round yet.
+    Refuses a folder that already holds a project. ``round0`` (see :data:`Round0`) makes the
+    initial proposals: by default a cold-start round (appearance clusters, no training);
+    ``None`` leaves the project without a round.
     """
     folder = Path(folder).resolve()
     if (folder / DB_NAME).exists():

@@ -9,9 +9,12 @@ counts starting at 100). After training every pool video goes to its nearest cen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where the loss is used, not by selection code
+    import torch
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class DeepClusters:
 
     def __init__(self, centres: np.ndarray | torch.Tensor, counts: np.ndarray | torch.Tensor
                  ) -> None:
+        import torch
+
         self.centres = torch.as_tensor(np.asarray(centres), dtype=torch.float32).clone()
         self.counts = torch.as_tensor(np.asarray(counts), dtype=torch.float32).clone()
 
@@ -68,6 +73,8 @@ class DeepClusters:
         return {"centres": self.centres.clone(), "counts": self.counts.clone()}
 
     def _nearest(self, z: torch.Tensor) -> torch.Tensor:
+        import torch
+
         return torch.cdist(z.detach(), self.centres.to(z.device)).argmin(dim=1)
 
     def loss(self, z: torch.Tensor) -> torch.Tensor:

@@ -74,9 +74,15 @@ def latest_checkpoint(project: Project) -> Path | None:
 
 
 def run_round(
-    project: Project, config: RoundConfig = RoundConfig(), cancel: CancelFlag | None = None,
+    project: Project, config: RoundConfig | None = None, cancel: CancelFlag | None = None,
+    *, cold: bool = False,
 ) -> Generator[Progress, None, RoundResult]:
-    """Run one round and record it; yields progress of each phase."""
+    """Run one round and record it; yields progress of each phase.
+
+    Without any labeled frame (or with ``cold``) the round is a cold start: videos chosen by
+    appearance clusters, frames evenly spaced, no training (algorithm.md 5.3, round 0).
+    """
+    config = config or RoundConfig()
     if config.strategy not in STRATEGIES:
         raise HalguiError(f"unknown strategy {config.strategy!r}; known: {sorted(STRATEGIES)}")
     start = time.perf_counter()
@@ -91,7 +97,7 @@ def run_round(
     checkpoint: Path | None = None
     metrics: dict[str, Any] = {}
     scores: dict[int, Any] = {}
-    if not any(m.any() for m in labeled.values()):
+    if cold or not any(m.any() for m in labeled.values()):
         yield Progress("selecting", 0, 1, "round 0: appearance clusters")
         pool = [PoolVideo(v.id, labeled[v.id]) for v in videos]
         selection = cold_start(pool, {v.id: appearance_features(frames[v.id]) for v in videos},
@@ -123,6 +129,12 @@ def run_round(
 class _Scored:
     uncertainty: np.ndarray
     cluster: int | None
+
+
+def cold_start_round(project: Project, cancel: CancelFlag | None = None
+                     ) -> Generator[Progress, None, RoundResult]:
+    """First proposals for a new project, whatever it already holds (the demo's round 0)."""
+    return (yield from run_round(project, cancel=cancel, cold=True))
 
 
 def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],

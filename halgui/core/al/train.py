@@ -14,17 +14,19 @@ import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
-from halgui.core.al import checkpoint
 from halgui.core.al.data import Batch, ClipConfig, VideoLabels, epoch_centres, make_batch, prefetch
-from halgui.core.al.model import ActorLocalizer, ModelConfig, pick_device
 from halgui.core.al.stew import StewConfig, stew_loss
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag, Progress
+
+if TYPE_CHECKING:  # torch loads when training starts, not when configs are read
+    import torch
+
+    from halgui.core.al.model import ActorLocalizer
 
 
 class TrainingError(HalguiError):
@@ -69,6 +71,8 @@ class TrainResult:
 
 
 def build_model(n_classes: int, config: TrainConfig) -> ActorLocalizer:
+    from halgui.core.al.model import ActorLocalizer, ModelConfig
+
     return ActorLocalizer(ModelConfig(
         n_classes=n_classes, clip_len=config.clip.clip_len, stride=config.clip.stride,
         size=config.clip.size, width=config.width))
@@ -85,6 +89,11 @@ def train(
     cancel: CancelFlag | None = None,
 ) -> Generator[Progress, None, TrainResult]:
     """Train on the given videos' labels and save a checkpoint to ``out``."""
+    import torch
+
+    from halgui.core.al import checkpoint
+    from halgui.core.al.model import pick_device
+
     if not videos or not any(v.labeled.any() for v in videos):
         raise TrainingError("nothing to train on: no video has a labeled frame")
     device = pick_device(config.device)
@@ -148,6 +157,8 @@ def _step(
     model: ActorLocalizer, optimiser: torch.optim.Optimizer, batch: Batch,
     device: torch.device, stew: StewConfig, autocast: bool, cluster: ClusterTerm | None,
 ) -> float:
+    import torch
+
     clips = torch.from_numpy(batch.clips).to(device, non_blocking=True)
     masks = torch.from_numpy(batch.masks).to(device, non_blocking=True)
     weights = torch.from_numpy(batch.weights).to(device, non_blocking=True)
