@@ -59,6 +59,7 @@ def test_sequence_files(tmp_path, snapshot):
     gt = (seq / "gt" / "gt.txt").read_text().splitlines()
     assert gt[0] == "1,1,2,3,18,27,1,1,1"  # 1-based frame, id = actor, MOT class 1
     assert len(gt) == len(actor_boxes(snapshot, CLIP))
+    assert not (seq / "img1").exists()  # no images unless asked for
     assert (seq / "gt" / "labels.txt").read_text() == "pedestrian\n"
     assert (seq / "gt" / "action_labels.txt").read_text() == "walk\nwave\n"
     actions = (seq / "gt" / "actions.csv").read_text().splitlines()
