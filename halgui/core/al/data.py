@@ -12,12 +12,15 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
 
 from halgui.core.al.stew import StewConfig, frame_weights, temporal_weights
 from halgui.core.annotations import Track, box_mask
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -185,13 +188,14 @@ def make_batch(
     )
 
 
-def prefetch(make: Callable[[int], Batch], count: int, depth: int = 2) -> Iterator[Batch]:
+def prefetch(make: Callable[[int], T], count: int, depth: int = 2) -> Iterator[T]:
     """Yield ``make(0) .. make(count - 1)``, built ``depth`` ahead on a background thread.
 
-    OpenCV and NumPy release the GIL for the heavy parts, so building the next batch overlaps
-    with the model's step. Stops the thread when the consumer stops early.
+    OpenCV, PyAV and NumPy release the GIL for the heavy parts, so building the next batch (or
+    decoding the next video) overlaps with the model's work. Stops the thread when the consumer
+    stops early.
     """
-    out: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=depth)
+    out: queue.Queue[T | BaseException | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def work() -> None:

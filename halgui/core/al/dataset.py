@@ -11,7 +11,7 @@ from halgui.core.al.data import ClipConfig, VideoLabels, video_labels
 from halgui.core.al.stew import StewConfig
 from halgui.core.clip_cache import ClipCache
 from halgui.core.errors import VideoError
-from halgui.core.progress import CancelFlag, Progress
+from halgui.core.progress import CancelFlag, Progress, run_to_end
 from halgui.core.project import LabelSnapshot, VideoRecord
 
 
@@ -40,6 +40,15 @@ def cached_frames(
             out[video.id] = yield from cache.build(video.path, size, cancel=cancel)
     yield Progress("caching clips", len(videos), len(videos))
     return out
+
+
+def load_frames(cache: ClipCache, video: VideoRecord, size: int) -> np.ndarray:
+    """One video's clip-cache frames, built now if missing (no progress: for background use)."""
+    if video.path is None:
+        raise VideoError(video.name, "is not linked to a video file yet; link it first")
+    if cache.has(video.path, size):
+        return cache.frames(video.path, size)
+    return run_to_end(cache.build(video.path, size))
 
 
 def labeled_videos(snapshot: LabelSnapshot, split: str = "train") -> list[VideoRecord]:

@@ -19,7 +19,13 @@ import numpy as np
 
 from halgui.core.al.clustering import ClusterConfig
 from halgui.core.al.data import ClipConfig
-from halgui.core.al.dataset import cached_frames, class_names, clip_cache, training_set
+from halgui.core.al.dataset import (
+    cached_frames,
+    class_names,
+    clip_cache,
+    load_frames,
+    training_set,
+)
 from halgui.core.al.strategies import (
     STRATEGIES,
     PoolVideo,
@@ -92,24 +98,25 @@ def run_round(
     if not videos:
         raise HalguiError(f"{project.folder}: no linked training videos to choose from")
     clip = config.train.clip
-    frames = yield from cached_frames(clip_cache(project.folder), videos, clip.size, cancel)
     labeled = {v.id: _mask(v, snapshot) for v in videos}
     checkpoint: Path | None = None
     metrics: dict[str, Any] = {}
     scores: dict[int, Any] = {}
     if cold or not any(m.any() for m in labeled.values()):
+        frames = yield from cached_frames(clip_cache(project.folder), videos, clip.size, cancel)
         yield Progress("selecting", 0, 1, "round 0: appearance clusters")
         pool = [PoolVideo(v.id, labeled[v.id]) for v in videos]
         selection = cold_start(pool, {v.id: appearance_features(frames[v.id]) for v in videos},
                                config.selection)
         strategy = "cold-start"
+        metrics = label_counts(snapshot, videos, labeled)
     else:
         strategy = config.strategy
         number = len(project.rounds())
         checkpoint = project.folder / "models" / f"round-{number:03d}.pt"
         try:
-            selection, scores, metrics = yield from _learn(project, snapshot, videos, frames,
-                                                           labeled, checkpoint, config, cancel)
+            selection, scores, metrics = yield from _learn(project, snapshot, videos, labeled,
+                                                           checkpoint, config, cancel)
         except BaseException:
             checkpoint.unlink(missing_ok=True)
             raise
@@ -138,8 +145,8 @@ def cold_start_round(project: Project, cancel: CancelFlag | None = None
 
 
 def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],
-           frames: dict[int, np.ndarray], labeled: dict[int, np.ndarray], out: Path,
-           config: RoundConfig, cancel: CancelFlag | None
+           labeled: dict[int, np.ndarray], out: Path, config: RoundConfig,
+           cancel: CancelFlag | None
            ) -> Generator[Progress, None, tuple[Selection, dict[int, _Scored], dict[str, Any]]]:
     import torch
 
@@ -168,7 +175,11 @@ def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],
                               cluster=cluster, cancel=cancel)
     model = ckpt.load(result.checkpoint, device).model
     torch.manual_seed(config.seed)
-    pool_scores = yield from score_pool(model, frames, clip, config.uncertainty, cancel)
+    cache = clip_cache(project.folder)
+    by_id = {v.id: v for v in videos}
+    pool_scores = yield from score_pool(
+        model, list(by_id), lambda vid: load_frames(cache, by_id[vid], clip.size), clip,
+        config.uncertainty, cancel)
     embeddings = np.stack([pool_scores[v.id].embedding for v in videos])
     if cluster is not None:
         clusters = cluster.assign(embeddings)
@@ -182,9 +193,7 @@ def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],
     selection = select(strategy, pool, config.selection, np.random.default_rng(config.seed))
     scored = {p.id: _Scored(p.uncertainty, p.cluster) for p in pool}
     metrics = {"train_loss": result.final_loss, "train_seconds": result.seconds,
-               "device": result.device,
-               "labeled_frames": int(sum(m.sum() for m in labeled.values())),
-               "pool_frames": int(sum(len(m) for m in labeled.values()))}
+               "device": result.device, **label_counts(snapshot, videos, labeled)}
     metrics.update((yield from validate(project.folder, snapshot, model, names, clip, cancel)))
     return selection, scored, metrics
 
@@ -211,6 +220,16 @@ def validate(project_folder: Path, snapshot: LabelSnapshot, model, names: list[s
     gt = to_dict(snapshot, project_folder, split="val")
     summary = evaluate(gt, predictions_json(names, results))["summary"]
     return {f"val_{k}": v for k, v in summary.items()}
+
+
+def label_counts(snapshot: LabelSnapshot, videos: list[VideoRecord],
+                 labeled: dict[int, np.ndarray]) -> dict[str, int]:
+    """What the pool held when the round started (the round history shows it): labeled
+    frames, all frames, and keyframe boxes drawn (visible ones, any source)."""
+    return {"labeled_frames": int(sum(m.sum() for m in labeled.values())),
+            "pool_frames": int(sum(len(m) for m in labeled.values())),
+            "keyframe_boxes": sum(1 for v in videos for t in snapshot.tracks.get(v.id, ())
+                                  for k in t.keyframes if not k.outside)}
 
 
 def _embeddings(model, frames: list[np.ndarray], clip: ClipConfig) -> np.ndarray:

@@ -68,6 +68,63 @@ def video_score(uncertainty: np.ndarray, labeled: np.ndarray, k: int,
     return float(np.mean(values)) if values else float("-inf")
 
 
+def video_scores_batch(uncertainty: Sequence[np.ndarray], labeled: Sequence[np.ndarray],
+                       k: Sequence[int], sigma: float = SIGMA) -> np.ndarray:
+    """:func:`video_score` of many videos at once, equal to it video by video.
+
+    Videos of different lengths are padded into one ``(V, N)`` matrix and the greedy picks
+    run for all of them together, so 10,000 videos of 1,000 frames take well under a second
+    instead of a Python loop per video.
+    """
+    n_videos = len(uncertainty)
+    if n_videos == 0:
+        return np.zeros(0)
+    width = max(len(u) for u in uncertainty)
+    u = np.zeros((n_videos, width))
+    lab = np.zeros((n_videos, width), dtype=bool)
+    pad = np.ones((n_videos, width), dtype=bool)
+    for i, (ui, li) in enumerate(zip(uncertainty, labeled, strict=True)):
+        u[i, :len(ui)], lab[i, :len(li)], pad[i, :len(ui)] = ui, li, False
+    reach = int(np.floor(3 * sigma + 1e-9))
+    offsets = np.arange(-reach, reach + 1)
+    kernel = gaussian(offsets, sigma)
+    # the APU penalty: g of the distance to the nearest labeled frame, which is the max of g
+    # over labeled frames within 3 sigma; labeled frames are sparse, so spread each of them
+    r, c = np.nonzero(lab)
+    penalty = np.zeros_like(u)
+    for o, g in zip(offsets, kernel, strict=True):
+        cc = c + o
+        ok = (cc >= 0) & (cc < width)
+        rr, cc = r[ok], cc[ok]
+        penalty[rr, cc] = np.maximum(penalty[rr, cc], g)  # one value per pass: repeats agree
+    s = u
+    s -= penalty  # in place: these matrices are large
+    del penalty
+    s[r, c] = -np.inf
+    if pad.any():
+        s[pad] = -np.inf
+    kernel[reach] = 0.0
+    k = np.asarray(k)
+    totals, counts = np.zeros(n_videos), np.zeros(n_videos)
+    rows = np.arange(n_videos)
+    flat = s.reshape(-1)
+    for step in range(int(k.max(initial=0))):
+        f = np.argmax(s, axis=1)  # first maximum: ties go to the lowest frame
+        value = s[rows, f]
+        ok = (k > step) & np.isfinite(value)
+        if not ok.any():
+            break
+        totals[ok] += value[ok]
+        counts[ok] += 1
+        r, fr = rows[ok], f[ok]
+        s[r, fr] = -np.inf
+        c = fr[:, None] + offsets[None, :]
+        inside = (c >= 0) & (c < width)
+        at = (r[:, None] * width + c)[inside]  # distinct: one pick per row, distinct offsets
+        flat[at] -= np.broadcast_to(kernel, c.shape)[inside]
+    return np.where(counts > 0, totals / np.maximum(counts, 1), -np.inf)
+
+
 def top_frames(scores: np.ndarray, labeled: np.ndarray, k: int) -> list[int]:
     """The ``k`` highest-scored unlabeled frames, no suppression (the ``entropy`` baseline)."""
     s = np.where(np.asarray(labeled, dtype=bool), -np.inf, np.asarray(scores, dtype=float))

@@ -7,6 +7,7 @@ and the rest to frames of videos already labeled ("top-up").
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from halgui.core.al.selection import (
     pick_frames,
     top_frames,
     video_score,
+    video_scores_batch,
 )
 from halgui.core.al.stew import SIGMA, gaussian
 
@@ -137,7 +139,7 @@ def _new_videos(strategy: Strategy, pool: list[PoolVideo], frame_budget: int,
     if strategy.videos == "random":
         order = rng.permutation(len(candidates))[:n_new]
         return [(candidates[i], 0.0) for i in order], {}
-    scores = {v.id: _video_value(strategy, v, config) for v in candidates}
+    scores = _video_values(strategy, candidates, config)
     ranked = sorted(candidates, key=lambda v: (-scores[v.id], v.id))
     if strategy.videos != "apu-quota":
         return [(v, scores[v.id]) for v in ranked[:n_new]], scores
@@ -172,13 +174,18 @@ def _with_proposed(pool: list[PoolVideo], proposals: list[tuple[int, int, float]
     return out
 
 
-def _video_value(strategy: Strategy, video: PoolVideo, config: SelectionConfig) -> float:
+def _video_values(strategy: Strategy, videos: list[PoolVideo], config: SelectionConfig
+                  ) -> dict[int, float]:
+    """Each video's informativeness: mean pixel entropy, or V of algorithm.md 5.1."""
     if strategy.videos == "entropy":
-        assert video.entropy is not None, "the entropy strategy needs scored videos"
-        return float(np.mean(video.entropy))
-    assert video.uncertainty is not None, "APU strategies need scored videos"
-    k = frames_for(video.n_frames, config.rho)
-    return video_score(video.uncertainty, video.labeled, k, config.sigma)
+        assert all(v.entropy is not None for v in videos), "entropy needs scored videos"
+        return {v.id: float(np.mean(v.entropy)) for v in videos}  # type: ignore[arg-type]
+    assert all(v.uncertainty is not None for v in videos), "APU strategies need scored videos"
+    values = video_scores_batch([v.uncertainty for v in videos],  # type: ignore[misc]
+                                [v.labeled for v in videos],
+                                [frames_for(v.n_frames, config.rho) for v in videos],
+                                config.sigma)
+    return {v.id: float(x) for v, x in zip(videos, values, strict=True)}
 
 
 def _frames(kind: str, video: PoolVideo, k: int, config: SelectionConfig,
@@ -227,7 +234,7 @@ def _global_frames(pool: list[PoolVideo], budget: int, strategy: Strategy,
     kind = strategy.frames
     if kind in ("random", "uniform"):
         return _spread(pool, budget, kind, config, rng)
-    scores = {}
+    scores: dict[int, np.ndarray] = {}
     for v in pool:
         if kind == "entropy":
             assert v.entropy is not None
@@ -235,20 +242,29 @@ def _global_frames(pool: list[PoolVideo], budget: int, strategy: Strategy,
         else:
             assert v.uncertainty is not None
             scores[v.id] = penalised_scores(v.uncertainty, v.labeled, config.sigma)
+    # a heap of each video's best frame: picking B frames costs B small updates, not B scans
+    # of the pool; ties go to the lower video id, then the lower frame
+    heap = [(-float(s.max()), vid) for vid, s in scores.items() if np.isfinite(s.max())]
+    heapq.heapify(heap)
     proposals = []
     reach = int(np.floor(3 * config.sigma + 1e-9))
-    for _ in range(budget):
-        best = max(scores, key=lambda i: (np.max(scores[i]), -i))
-        s = scores[best]
+    while heap and len(proposals) < budget:
+        neg, vid = heapq.heappop(heap)
+        s = scores[vid]
         f = int(np.argmax(s))
-        if not np.isfinite(s[f]):
-            break
-        proposals.append((best, f, float(s[f])))
+        if s[f] != -neg:  # stale entry: this video's best changed since it was pushed
+            if np.isfinite(s[f]):
+                heapq.heappush(heap, (-float(s[f]), vid))
+            continue
+        proposals.append((vid, f, float(s[f])))
         s[f] = -np.inf
         if kind != "entropy":  # APU suppression inside that video
             lo, hi = max(f - reach, 0), min(f + reach, len(s) - 1)
             window = np.arange(lo, hi + 1)
             s[lo:hi + 1] -= np.where(window == f, 0.0, gaussian(window - f, config.sigma))
+        best = float(s.max())
+        if np.isfinite(best):
+            heapq.heappush(heap, (-best, vid))
     return Selection(proposals)
 
 

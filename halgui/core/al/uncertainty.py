@@ -7,7 +7,8 @@ passes on the cached features) as a generator with progress and cancel.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+import contextlib
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,19 +79,27 @@ def score_video(model, frames: np.ndarray, clip, config: UncertaintyConfig) -> V
 
 
 def score_pool(
-    model, frames: Mapping[int, np.ndarray], clip, config: UncertaintyConfig,
-    cancel: CancelFlag | None = None,
+    model, video_ids: Sequence[int], load: Callable[[int], np.ndarray], clip,
+    config: UncertaintyConfig, cancel: CancelFlag | None = None,
 ) -> Generator[Progress, None, dict[int, VideoScores]]:
-    """Score every video (video id -> clip-cache frames), with progress per video."""
+    """Score every video, with progress per video.
+
+    ``load(video_id)`` returns a video's clip-cache frames (building the cache if needed); it
+    runs one video ahead on a background thread, so decoding the next video overlaps with the
+    model scoring this one and the slower of the two sets the pace, not their sum.
+    """
     import torch
 
+    from halgui.core.al.data import prefetch
+
+    ids = list(video_ids)
     out: dict[int, VideoScores] = {}
-    ids = list(frames)
     yield Progress("scoring", 0, len(ids))
-    with torch.no_grad():
-        for i, video_id in enumerate(ids):
+    with torch.no_grad(), contextlib.closing(prefetch(lambda i: load(ids[i]), len(ids),
+                                                      depth=1)) as stream:
+        for i, frames in enumerate(stream):
             if cancel is not None:
                 cancel.check()
-            out[video_id] = score_video(model, frames[video_id], clip, config)
+            out[ids[i]] = score_video(model, frames, clip, config)
             yield Progress("scoring", i + 1, len(ids))
     return out

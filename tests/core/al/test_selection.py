@@ -121,3 +121,20 @@ def test_allocate_quota_is_largest_remainder_when_nothing_binds(sizes, n_new):
 def test_largest_remainder_by_hand():
     assert largest_remainder([6, 3, 1], 6) == [4, 2, 0]   # 3.6, 1.8, 0.6
     assert largest_remainder([1, 1, 1], 2) == [1, 1, 0]   # ties: lowest index
+
+
+@given(st.lists(st.tuples(st.lists(st.floats(0, 3), min_size=1, max_size=40), st.data()),
+                min_size=1, max_size=6))
+def test_batch_video_scores_equal_one_by_one(videos):
+    from halgui.core.al.selection import video_scores_batch
+
+    us, labs, ks = [], [], []
+    for values, data in videos:
+        u = np.round(np.array(values), 3)
+        lab = np.array(data.draw(st.lists(st.booleans(), min_size=len(u), max_size=len(u))))
+        us.append(u)
+        labs.append(lab)
+        ks.append(data.draw(st.integers(0, 6)))
+    batch = video_scores_batch(us, labs, ks)
+    single = [video_score(u, lab, k) for u, lab, k in zip(us, labs, ks, strict=True)]
+    np.testing.assert_allclose(batch, single, rtol=1e-12, atol=1e-12)
