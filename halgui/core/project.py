@@ -28,6 +28,7 @@ from halgui.core.errors import ProjectError
 DB_NAME = "project.halgui"
 SUBFOLDERS = ("cache", "models", "exports")
 SPLITS = ("train", "val", "test")
+_SETTING = "setting."  # prefix of per-project settings in the meta table
 
 #: Colours given to new classes in turn when none is chosen (Tableau 10, distinct and readable).
 DEFAULT_COLORS = (
@@ -484,6 +485,29 @@ class Project:
                 [(round_id, *row) for row in video_scores],
             )
         return int(number)
+
+    # ------------------------------------------------------------------ settings
+    def get_setting(self, key: str, default: object = None) -> object:
+        """A per-project setting (a JSON value in the ``meta`` table, under ``setting.<key>``);
+        ``default`` when it was never set or cannot be read."""
+        import json
+
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (_SETTING + key,))
+        if not rows:
+            return default
+        try:
+            return json.loads(rows[0][0])
+        except ValueError:
+            return default
+
+    def set_setting(self, key: str, value: object) -> None:
+        """Remember a per-project setting; ``value`` must be JSON (TypeError otherwise)."""
+        import json
+
+        text = json.dumps(value)
+        with self.transaction() as c:
+            c.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                      " SET value = excluded.value", (_SETTING + key, text))
 
     def stats(self) -> dict[str, int]:
         """Counts shown by ``halgui info``."""

@@ -271,3 +271,21 @@ def test_edits_reported_committed_survive_sigkill(tmp_path):
     assert len(reported) > 12
     assert reported <= keyframes
     assert reported <= labeled
+
+
+def test_settings_are_json_values_kept_per_project(tmp_path):
+    with Project.create(tmp_path / "a") as a, Project.create(tmp_path / "b") as b:
+        assert a.get_setting("round") is None
+        assert a.get_setting("round", {"epochs": 10}) == {"epochs": 10}
+        a.set_setting("round", {"epochs": 3, "device": "cpu", "budget": None})
+        a.set_setting("round", {"epochs": 4, "device": "cpu", "budget": None})  # replaces
+        a.set_setting("alpha", 0.25)
+        assert b.get_setting("round") is None
+        with pytest.raises(TypeError):
+            a.set_setting("bad", object())
+    with Project.open(tmp_path / "a") as again:
+        assert again.get_setting("round") == {"epochs": 4, "device": "cpu", "budget": None}
+        assert again.get_setting("alpha") == 0.25
+        with again.transaction() as c:
+            c.execute("UPDATE meta SET value = '{not json' WHERE key = 'setting.alpha'")
+        assert again.get_setting("alpha", 0.5) == 0.5
