@@ -228,6 +228,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         else:
             print(bench.format_table(rows))
         return 0
+    if args.what in ("train", "score", "select"):
+        from halgui.bench import learning
+
+        result = {"train": lambda: learning.run_train(device=args.device),
+                  "score": lambda: learning.run_score(device=args.device),
+                  "select": learning.run_select}[args.what]()
+        print(json.dumps(result, indent=2) if args.json else learning.format_table(result))
+        return 0
     raise HalguiError(f"unknown benchmark {args.what!r}")
 
 
@@ -382,8 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
 
     p = command("bench", cmd_bench, "measure performance against DESIGN targets", json_flag=True)
-    p.add_argument("what", choices=("video", "ui"))
+    p.add_argument("what", choices=("video", "ui", "train", "score", "select"))
     p.add_argument("--frames", type=int, default=300, help="length of the generated test video")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                   help="train/score: where the model runs")
     return parser
 
 

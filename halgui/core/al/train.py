@@ -129,7 +129,7 @@ def train(
             if cancel is not None:
                 cancel.check()
             try:
-                loss = _step(model, optimiser, batch, device, config.stew, autocast, cluster)
+                loss = train_step(model, optimiser, batch, device, config.stew, autocast, cluster)
             except torch.OutOfMemoryError as exc:
                 raise TrainingError(f"out of memory on {device} at step {step}: lower the "
                                     "batch size or use the CPU") from exc
@@ -153,7 +153,7 @@ def train(
                        str(device))
 
 
-def _step(
+def train_step(
     model: ActorLocalizer, optimiser: torch.optim.Optimizer, batch: Batch,
     device: torch.device, stew: StewConfig, autocast: bool, cluster: ClusterTerm | None,
 ) -> float:
