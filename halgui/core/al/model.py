@@ -34,6 +34,9 @@ class ModelConfig:
     width: int = 16            # channels of the first stage; later stages double it
     embed_dim: int = 128       # D
     head_channels: int = 8     # channels of the per-pass map head (MC cost grows with it)
+    #: how the class head pools the trunk: "actor" weighs positions by the predicted actor
+    #: map (the actors, not the background, carry the action), "mean" is global average
+    class_pooling: str = "actor"
     dropout: float = 0.5
     backbone: str = "r2plus1d-tiny"
 
@@ -144,7 +147,19 @@ class ActorLocalizer(nn.Module):
                            size=skip.shape[3:], mode="bilinear", align_corners=False)
         up = up.view(b, t, h, *skip.shape[3:]).transpose(1, 2)
         low = _pointwise(self.map_head, F.relu(up + skip))[:, 0]  # (B, T, S/4, S/4)
-        return Output(low, self.class_head(pooled), self.embed_head(pooled))
+        cls_in = self._actor_pool(deep, low) if self.config.class_pooling == "actor" else pooled
+        return Output(low, self.class_head(cls_in), self.embed_head(pooled))
+
+    @staticmethod
+    def _actor_pool(deep: torch.Tensor, low: torch.Tensor) -> torch.Tensor:
+        """Average the trunk features with weights from the actor map (not back-propagated
+        into the map, which its own loss trains), plus a small floor so a clip without actors
+        still averages everything."""
+        hh, ww = deep.shape[-2:]
+        att = F.adaptive_avg_pool2d(torch.sigmoid(low.detach().float()), (hh, ww))
+        att = att.to(deep.dtype) + 0.05                       # (B, T, h, w)
+        att = att / att.sum(dim=(1, 2, 3), keepdim=True)
+        return (deep * att[:, None]).sum(dim=(2, 3, 4))
 
     def upsample(self, low: torch.Tensor) -> torch.Tensor:
         """Map logits or probabilities ``(B, T, h, w)`` -> ``(B, T, S, S)``, bilinear."""
