@@ -255,7 +255,19 @@ def _auto_workers(workers: int | None, n_videos: int) -> int:
         return max(1, workers)
     if n_videos < 24:  # starting processes costs more than it saves
         return 1
+    if not _main_is_importable():
+        return 1
     return max(1, min(2, os.cpu_count() or 1))
+
+
+def _main_is_importable() -> bool:
+    """Spawned workers re-import ``__main__`` from its file; a script read from standard input
+    or typed at a prompt has none, and the workers would die at start-up while the pool waits."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return path is None or os.path.exists(path)
 
 
 def generate(out_dir: Path, config: SynthConfig = SynthConfig(), cancel: CancelFlag | None = None,
