@@ -14,6 +14,10 @@ the next job. One job at a time: :meth:`Worker.start` refuses (returns False) wh
 Cancelling stops pulling at the next yield and closes the generator (its ``finally`` blocks
 run); work that checks the job's :class:`CancelFlag` itself stops sooner. :meth:`shutdown`
 (call it when the window closes) cancels and waits.
+
+Work that must not share the GIL with the GUI (a round: torch, numpy) goes through the same
+adapter, as a generator that runs it in a child process
+(:func:`halgui.gui.process_job.in_subprocess`).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from halgui.core.errors import Cancelled, HalguiError
+from halgui.core.errors import Cancelled
 from halgui.core.progress import CancelFlag, Progress
+from halgui.gui.process_job import readable
 
 __all__ = ["Job", "Worker", "error_message"]
 
@@ -40,10 +45,7 @@ _MIN_INTERVAL_S = 0.02
 def error_message(exc: BaseException) -> str:
     """What a person is shown for an exception: the message of a HalguiError (it names the
     file and the problem), the type and text of anything else. Never a traceback."""
-    if isinstance(exc, HalguiError):
-        return str(exc)
-    text = str(exc) or "(no message)"
-    return f"{type(exc).__name__}: {text}"
+    return readable(exc)
 
 
 class _Runner(QObject):

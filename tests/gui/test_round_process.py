@@ -1,0 +1,108 @@
+"""The round's process behind the one worker adapter: progress, result, readable errors, cancel,
+a child that dies, and a GUI thread that never waits on the child."""
+
+import os
+import time
+
+import pytest
+
+from halgui.core.errors import Cancelled, VideoError
+from halgui.core.progress import CancelFlag, Progress, run_to_end
+from halgui.gui.process_job import ProcessJobError, in_subprocess
+from halgui.gui.worker import Worker
+
+pytestmark = pytest.mark.slow
+
+
+# targets run in the child: module level, so they pickle by name
+def counting(n, *, cancel):
+    for i in range(n):
+        yield Progress("count", i + 1, n, extra={"pid": os.getpid()})
+    return {"n": n, "pid": os.getpid()}
+
+
+def failing(kind, *, cancel):
+    yield Progress("work", 0, 1)
+    if kind == "halgui":
+        raise VideoError("/videos/a.mp4", "is truncated")
+    return 1 / 0
+
+
+def endless(marker, *, cancel):
+    """Yields until cancelled; writes ``marker`` from its finally block (cleanup ran)."""
+    try:
+        i = 0
+        while True:
+            cancel.check()
+            yield Progress("training", i, 10**9)
+            time.sleep(0.02)
+            i += 1
+    finally:
+        with open(marker, "w") as f:
+            f.write("cleaned up")
+
+
+def dying(*, cancel):
+    yield Progress("work", 0, 1)
+    os._exit(3)
+
+
+def test_progress_and_result_come_from_another_process(qtbot):
+    worker = Worker()
+    seen = []
+    worker.progress.connect(seen.append)
+    with qtbot.waitSignal(worker.finished, timeout=60_000) as done:
+        assert worker.start(in_subprocess(counting, 3))
+    result = done.args[0]
+    assert result["n"] == 3 and result["pid"] != os.getpid()
+    assert seen[-1].done == 3 and seen[-1].extra["pid"] == result["pid"]
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("halgui", "/videos/a.mp4: is truncated"),
+    ("bug", "ZeroDivisionError: division by zero"),
+])
+def test_errors_come_back_as_their_readable_message(qtbot, kind, message):
+    worker = Worker()
+    with qtbot.waitSignal(worker.failed, timeout=60_000) as failed:
+        worker.start(in_subprocess(failing, kind))
+    assert failed.args == [message]
+
+
+def test_cancel_stops_the_child_after_its_cleanup(qtbot, tmp_path):
+    marker = tmp_path / "marker"
+    worker = Worker()
+    seen = []
+    worker.progress.connect(seen.append)
+    with qtbot.waitSignal(worker.cancelled, timeout=60_000):
+        worker.start(in_subprocess(endless, str(marker)))
+        qtbot.waitUntil(lambda: len(seen) > 2, timeout=60_000)
+        worker.cancel()
+    assert marker.read_text() == "cleaned up"
+
+
+def test_shutdown_cancels_and_waits(qtbot, tmp_path):
+    marker = tmp_path / "marker"
+    worker = Worker()
+    seen = []
+    worker.progress.connect(seen.append)
+    worker.start(in_subprocess(endless, str(marker)))
+    qtbot.waitUntil(lambda: len(seen) > 2, timeout=60_000)
+    assert worker.shutdown()
+    assert marker.read_text() == "cleaned up" and not worker.is_running()
+
+
+def test_a_child_that_dies_is_an_error_not_a_hang():
+    flag = CancelFlag()
+    with pytest.raises(ProcessJobError, match=r"stopped unexpectedly \(exit code 3\)"):
+        run_to_end(in_subprocess(dying)(flag))
+
+
+def test_cancel_without_a_worker_raises_cancelled(tmp_path):
+    flag = CancelFlag()
+    work = in_subprocess(endless, str(tmp_path / "m"))(flag)
+    next(work)
+    flag.cancel()
+    with pytest.raises(Cancelled):
+        for _ in work:
+            pass
