@@ -5,6 +5,8 @@ dock on the left, the label panel on the right, the timeline at the bottom. View
 objects (the open :class:`Project`, a :class:`FrameCache`) plus the shared undo stack and
 :class:`LabelEvents`; this class connects their signals, owns the menus and the status bar, and
 runs long work (adding videos, import, export, the demo) through the one :class:`Worker`.
+Rounds run in the background through :class:`RoundController` (progress in the status bar,
+history in a dock); :class:`ModelOverlay` puts the latest model's output on the canvas.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from halgui.gui.dialogs import files
 from halgui.gui.dialogs.help import ShortcutsDialog
 from halgui.gui.dialogs.messages import show_error
 from halgui.gui.dialogs.progress import JobProgress
+from halgui.gui.history import HistoryPanel
 from halgui.gui.label_events import LabelEvents
 from halgui.gui.label_panel import LabelPanel
+from halgui.gui.model_view import ModelOverlay
+from halgui.gui.round_panel import RoundController
 from halgui.gui.start_page import StartPage, add_recent, recent_projects
 from halgui.gui.timeline import TimelinePanel
 from halgui.gui.video_list import VideoList
@@ -63,13 +68,21 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.center)
         self.video_list = VideoList()
         self.timeline = TimelinePanel()
+        self.history = HistoryPanel()
+        self.rounds = RoundController(self)
+        self.model_view = ModelOverlay(self)
         self.docks = {
             "videos": self._dock("Videos", self.video_list, Qt.DockWidgetArea.LeftDockWidgetArea),
             "labels": self._dock("Labels", QWidget(), Qt.DockWidgetArea.RightDockWidgetArea),
+            "history": self._dock("Round history", self.history,
+                                  Qt.DockWidgetArea.RightDockWidgetArea),
             "timeline": self._dock("Timeline", self.timeline,
                                    Qt.DockWidgetArea.BottomDockWidgetArea),
         }
+        self.tabifyDockWidget(self.docks["labels"], self.docks["history"])
+        self.docks["labels"].raise_()
         self.status = {name: QLabel() for name in ("frame", "time", "zoom", "device")}
+        self.statusBar().addPermanentWidget(self.rounds.progress)
         for label in self.status.values():
             self.statusBar().addPermanentWidget(label)
         self.status["device"].setToolTip("Where training and scoring run")
@@ -84,6 +97,9 @@ class MainWindow(QMainWindow):
         self.timeline.player.frameRequested.connect(self._request_frame)
         self.events.labelsChanged.connect(self._labels_changed)
         self.events.classesChanged.connect(self._fill_class_menu)
+        self.rounds.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.rounds.runningChanged.connect(lambda _: self._enable_actions())
+        self.rounds.ended.connect(self._round_ended)
         self._show_project_widgets(False)
         self._restore_window()
 
@@ -122,6 +138,8 @@ class MainWindow(QMainWindow):
         self.canvas.currentClassChanged.connect(self.label_panel.set_current_class)
         self.canvas.selectionChanged.connect(self.label_panel.set_selected_track)
         self.video_list.set_project(project)
+        self.history.set_project(project)
+        self.model_view.set_project(project, self.canvas)
         add_recent(self.settings, project.folder)
         self.settings.setValue("recent/last", str(project.folder))
         self.setWindowTitle(f"{project.folder.name} - halgui")
@@ -144,6 +162,8 @@ class MainWindow(QMainWindow):
             return
         self.timeline.player.pause()
         self.worker.shutdown()
+        self.rounds.shutdown()
+        self.model_view.set_project(None)
         self._close_video()
         self.undo_stack.clear()
         for widget in (self.canvas, self.label_panel):
@@ -155,6 +175,7 @@ class MainWindow(QMainWindow):
         self.project.close()
         self.project = None
         self.video_list.set_project(None)
+        self.history.set_project(None)
         self.timeline.load(None, None)
         self.setWindowTitle("halgui")
         self._show_project_widgets(False)
@@ -216,6 +237,7 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(f"{video.name} is not linked to a video file yet")
         self.canvas.set_video(video, self.frames)
+        self.model_view.set_video(video)
         self.timeline.load(self.project, video.id, video.fps)
         self.video_list.select_video(video.id)
         self._frame_changed(0)
@@ -290,6 +312,28 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(f"{title}: cancelled", 5000)
 
+    # ------------------------------------------------------------------ active learning
+    def round_settings(self) -> None:
+        from halgui.gui.dialogs.round_settings import ask_round_settings
+
+        if self.project is not None and ask_round_settings(self, self.project):
+            self.statusBar().showMessage("Round settings saved: the next round uses them", 5000)
+
+    def accept_model_boxes(self) -> None:
+        """The model's boxes on the shown frame become keyframe boxes (one undo step)."""
+        if self.canvas is not None:
+            count = self.model_view.accept(self.undo_stack, self.events)
+            self.statusBar().showMessage(f"Accepted {count} model box(es)", 3000)
+
+    @Slot()
+    def _round_ended(self) -> None:
+        """A round ended (however): ranks, curves, marks, history and the model shown."""
+        self.video_list.refresh()
+        self.history.refresh()
+        self.model_view.reload()
+        if self.video is not None:
+            self.timeline.refresh(self.project, self.video.id)
+
     # ------------------------------------------------------------------ wiring
     @Slot(int)
     def _request_frame(self, frame: int) -> None:
@@ -300,6 +344,7 @@ class MainWindow(QMainWindow):
     def _frame_changed(self, frame: int) -> None:
         video = self.video
         self.timeline.show_frame(frame)
+        self.model_view.show_frame(frame)
         if self.label_panel is not None:
             self.label_panel.set_frame(None if video is None else video.id, frame)
         if video is None:
@@ -373,6 +418,7 @@ class MainWindow(QMainWindow):
         for action in self.actions():
             if action.property("needs_project"):
                 action.setEnabled(self.project is not None)
+        self.retrain_action.setEnabled(self.project is not None and not self.rounds.is_running())
 
     # ------------------------------------------------------------------ window
     def _restore_window(self) -> None:

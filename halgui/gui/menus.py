@@ -46,7 +46,8 @@ def action(w: MainWindow, menu: QMenu, text: str, slot: Callable[..., object],
 
 
 def build(w: MainWindow) -> None:
-    """Menus File, Edit, View, Go, Label, Help, the toolbar, and the timeline's transport."""
+    """Menus File, Edit, View, Go, Label, Model, Help, the toolbar, and the timeline's
+    transport."""
     bar = w.menuBar()
 
     def a(menu: QMenu, *args: object, **kwargs: object) -> QAction:
@@ -118,6 +119,17 @@ def build(w: MainWindow) -> None:
     a(m, "&Copy boxes from the previous labeled frame", w.paste_previous, ("Ctrl+Shift+V",),
       tool=True)
     w.class_menu = m.addMenu("&Class of the box")
+
+    m = bar.addMenu("&Model")
+    w.toolbar.addSeparator()
+    w.retrain_action = a(m, "&Retrain", lambda: w.rounds.start(w.project), ("Ctrl+R",),
+                         icon=SP.SP_BrowserReload, tool=True)
+    w.retrain_action.setToolTip("Train on the labels so far and propose the next frames, in "
+                                "the background (Ctrl+R)")
+    a(m, "&Cancel the round", w.rounds.cancel)
+    a(m, "Round &settings…", w.round_settings, ("Ctrl+Shift+R",))
+    m.addSeparator()
+    a(m, "&Accept the model's boxes", w.accept_model_boxes, ("A",))
 
     m = bar.addMenu("&Help")
     a(m, "&Keyboard shortcuts", w.show_shortcuts, ("F1",), project=False)

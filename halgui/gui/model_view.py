@@ -1,0 +1,269 @@
+"""The latest model on the canvas: its boxes and actor map on the shown frame, and accepting
+its boxes as keyframes.
+
+:class:`ModelOverlay` asks a helper process (one, kept while the project is open, so torch and
+the model load once; CPU, low priority) for the model's view of the prediction window that
+holds the shown frame (:func:`halgui.gui.model_jobs.window_view`, T frames at stride s), through
+the one :class:`Worker` adapter, and keeps the windows it got. The canvas shows the frame's
+detections (thin boxes, toggle D) and the actor map as its heatmap (toggle H). A round that
+ends calls :meth:`ModelOverlay.reload`, which switches to the new checkpoint.
+
+:class:`AcceptBoxes` turns the detections of a frame into keyframe boxes with source
+``"model-accepted"``, in one undo step; each continues the nearest track of its class as a
+drawn box does (:func:`~halgui.gui.commands.continuing_track`), and a detection that overlaps
+a box already on the frame (IoU >= 0.5) is left out. The boxes are then edited like any other.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+from collections import OrderedDict
+from collections.abc import Generator
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from halgui.core.al.rounds import latest_checkpoint
+from halgui.core.annotations import Box, Keyframe, Track, clip_box
+from halgui.core.errors import BoxError, Cancelled
+from halgui.core.progress import CancelFlag, Progress
+from halgui.core.project import Project, VideoRecord
+from halgui.gui import model_jobs
+from halgui.gui.commands import VideoLabels, continuing_track
+from halgui.gui.label_events import LabelEvents
+from halgui.gui.model_jobs import Shown, WindowView
+from halgui.gui.worker import Worker
+
+__all__ = ["AcceptBoxes", "ModelOverlay", "overlapping"]
+
+_KEEP_WINDOWS = 64   # windows of model output kept per video (a few KB each)
+_POLL_S = 0.05
+
+
+class ModelOverlay(QObject):
+    """Detections and the actor map of the latest model on the shown frame."""
+
+    #: the shown frame's model output arrived or changed (detections may differ)
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = Worker(self)
+        self.worker.finished.connect(self._arrived)
+        self.worker.failed.connect(self._failed)
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._project: Project | None = None
+        self._canvas: Any = None
+        self._video: VideoRecord | None = None
+        self._checkpoint: str | None = None
+        self._frame = 0
+        self._views: OrderedDict[int, WindowView] = OrderedDict()  # window -> its view
+        self._broken: set[tuple[str, int]] = set()  # (checkpoint, video) that failed once
+        self.last_error = ""
+
+    # ------------------------------------------------------------------ what is shown
+    def set_project(self, project: Project | None, canvas: Any = None) -> None:
+        """Show ``project``'s latest model on ``canvas`` (None: stop the helper process)."""
+        self.shutdown()
+        self._project, self._canvas, self._video = project, canvas, None
+        self._views.clear()
+        self._checkpoint = self._latest()
+
+    def set_video(self, video: VideoRecord | None) -> None:
+        """A video is opened: its first frame comes through :meth:`show_frame`."""
+        self._video, self._frame = video, 0
+        self._views.clear()
+
+    def reload(self) -> None:
+        """Use the newest checkpoint (after a round); forget what the old model said."""
+        latest = self._latest()
+        if latest != self._checkpoint:
+            self._checkpoint = latest
+            self._views.clear()
+            self.show_frame(self._frame)
+
+    def has_model(self) -> bool:
+        return self._checkpoint is not None
+
+    @Slot(int)
+    def show_frame(self, frame: int) -> None:
+        """Put the model's output for ``frame`` on the canvas (asking for it if needed)."""
+        self._frame = frame
+        view = self._view_for(frame)
+        if view is not None:
+            self._show(view)
+        else:
+            self._request()
+
+    def detections(self) -> list[Shown]:
+        """The model's detections on the shown frame, if they have arrived."""
+        view = self._view_for(self._frame)
+        return view.on_frame(self._frame)[0] if view is not None else []
+
+    def accept(self, undo_stack: QUndoStack, events: LabelEvents) -> int:
+        """Accept the shown frame's detections (:class:`AcceptBoxes` on ``undo_stack``);
+        returns how many boxes were added."""
+        if self._project is None or self._video is None:
+            return 0
+        cmd = AcceptBoxes(self._project, events, self._video, self._frame, self.detections())
+        if cmd.count:
+            undo_stack.push(cmd)
+        return cmd.count
+
+    def shutdown(self) -> None:
+        """Stop the request in flight and the helper process (closing a project or the app)."""
+        self.worker.shutdown()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    # ------------------------------------------------------------------ requests
+    def _latest(self) -> str | None:
+        if self._project is None:
+            return None
+        path = latest_checkpoint(self._project)
+        return None if path is None else str(path)
+
+    def _view_for(self, frame: int) -> WindowView | None:
+        return next((v for v in self._views.values() if v.covers(frame)), None)
+
+    def _request(self) -> None:
+        video, checkpoint, project = self._video, self._checkpoint, self._project
+        if (video is None or video.path is None or checkpoint is None or project is None
+                or (checkpoint, video.id) in self._broken or self.worker.is_running()):
+            return
+        args = (checkpoint, str(video.path), str(project.folder / "cache" / "clips"),
+                (video.width, video.height), self._frame)
+        pool = self._executor()
+        self.worker.start(lambda cancel: _fetch(pool, video.id, args, cancel))
+
+    def _executor(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(max_workers=1,
+                                                mp_context=mp.get_context("spawn"),
+                                                initializer=model_jobs.lower_priority)
+        return self._pool
+
+    @Slot(object)
+    def _arrived(self, result: object) -> None:
+        video_id, view = result  # type: ignore[misc]
+        if (self._video is None or video_id != self._video.id
+                or view.checkpoint != self._checkpoint):
+            self._request()  # it was for another video or model: ask again for this one
+            return
+        self._views[view.window] = view
+        while len(self._views) > _KEEP_WINDOWS:
+            self._views.popitem(last=False)
+        self.show_frame(self._frame)
+
+    @Slot(str)
+    def _failed(self, message: str) -> None:
+        if self._video is not None and self._checkpoint is not None:
+            self._broken.add((self._checkpoint, self._video.id))
+        self.last_error = message
+
+    def _show(self, view: WindowView) -> None:
+        if self._canvas is None:
+            return
+        dets, heat = view.on_frame(self._frame)
+        self._canvas.set_detections(dets)
+        self._canvas.set_heatmap(heat)
+        self.changed.emit()
+
+
+def _fetch(pool: cf.ProcessPoolExecutor, video_id: int, args: tuple[Any, ...],
+           cancel: CancelFlag) -> Generator[Progress, None, tuple[int, WindowView]]:
+    """One window from the helper process; the worker thread waits here, not the GUI."""
+    future = pool.submit(model_jobs.window_view, *args)
+    yield Progress("predicting", 0, 1)
+    while True:
+        try:
+            return video_id, future.result(timeout=_POLL_S)
+        except cf.TimeoutError:
+            if cancel.cancelled:
+                future.cancel()
+                raise Cancelled("cancelled") from None
+
+
+# ---------------------------------------------------------------------- accepting
+def overlapping(box: Box, others: list[tuple[float, float, float, float]],
+                threshold: float = 0.5) -> bool:
+    """Whether ``box`` overlaps any of ``others`` with IoU >= ``threshold``."""
+    for x1, y1, x2, y2 in others:
+        w = min(box.x2, x2) - max(box.x1, x1)
+        h = min(box.y2, y2) - max(box.y1, y1)
+        if w <= 0 or h <= 0:
+            continue
+        inter = w * h
+        union = box.area + (x2 - x1) * (y2 - y1) - inter
+        if union > 0 and inter / union >= threshold:
+            return True
+    return False
+
+
+class AcceptBoxes(QUndoCommand):
+    """The model's detections on a frame become keyframe boxes (source "model-accepted").
+
+    Detections of a class the project does not have, that do not fit the frame, or that
+    overlap a box already on the frame are left out; :attr:`count` is how many are taken.
+    With none, the command is obsolete (the stack drops it).
+    """
+
+    def __init__(self, project: Project, events: LabelEvents, video: VideoRecord, frame: int,
+                 detections: list[Shown]) -> None:
+        super().__init__()
+        self.project, self.events, self.video, self.frame = project, events, video, frame
+        classes = {c.name: c.id for c in project.classes()}
+        taken = [s.box for s in VideoLabels(project, video.id).on_frame(frame)]
+        self.boxes: list[tuple[int, Box]] = []
+        for x1, y1, x2, y2, label, _ in sorted(detections, key=lambda d: -d[5]):
+            try:
+                box = clip_box((x1, y1, x2, y2), video.width, video.height)
+            except BoxError:
+                continue
+            if label in classes and not overlapping(box, taken):
+                self.boxes.append((classes[label], box))
+                taken.append(box.as_tuple())
+        # per accepted box: its track, what it replaced there, and the track when it is new
+        self._done: list[tuple[int, Box, Keyframe | None, Track | None]] = []
+        self.count = len(self.boxes)
+        self.setText(f"Accept {self.count} model box{'es' if self.count != 1 else ''}")
+        if not self.boxes:
+            self.setObsolete(True)
+
+    def redo(self) -> None:
+        p, source = self.project, "model-accepted"
+        with p.transaction():
+            if not self._done:
+                for class_id, box in self.boxes:
+                    track_id = continuing_track(p.tracks(self.video.id), class_id, self.frame,
+                                                box, self.video.n_frames)
+                    if track_id is None:
+                        track_id = p.add_track(self.video.id, class_id)
+                        p.set_keyframe(track_id, self.frame, box, source=source)
+                        self._done.append((track_id, box, None, p.track(track_id)))
+                    else:
+                        replaced = p.set_keyframe(track_id, self.frame, box, source=source)
+                        self._done.append((track_id, box, replaced, None))
+            else:
+                for track_id, box, _, new in self._done:
+                    if new is not None:
+                        p.restore_track(self.video.id, new)
+                    else:
+                        p.set_keyframe(track_id, self.frame, box, source=source)
+        self.events.labelsChanged.emit(self.video.id, self.frame)
+
+    def undo(self) -> None:
+        p = self.project
+        with p.transaction():
+            for track_id, _, replaced, new in reversed(self._done):
+                if new is not None:
+                    p.delete_track(track_id)
+                elif replaced is None:
+                    p.delete_keyframe(track_id, self.frame)
+                else:
+                    p.set_keyframe(track_id, self.frame, replaced.box, outside=replaced.outside,
+                                   source=replaced.source)
+        self.events.labelsChanged.emit(self.video.id, self.frame)
