@@ -10,7 +10,12 @@ Measures, against DESIGN.md section 6, on the 1080p long-GOP H.264 file of
 - random seek, the same for frames not in the cache, with a pause between clicks (<= 150 ms);
 - time to a visible window: a fresh ``python`` process that imports the app, opens the project
   and shows the main window, timed from launch until the window is exposed (< 1.5 s); the
-  median of ``window_runs`` runs. The context says whether torch was imported on the way.
+  median of ``window_runs`` runs. The context says whether torch was imported on the way;
+- event-loop stall while a round trains: the main window on a fresh demo project starts a
+  round (default model, S=112, on ``round_device``) from its Retrain controller, and a 10 ms
+  ``QTimer`` probe records the gaps between its ticks for ``round_seconds`` (or until the
+  round ends); the row is the longest gap seen while the round was in its training phase
+  (<= 50 ms), the context has the longest over the whole run and the phase it fell in.
 
 Qt runs offscreen when there is no display (``QT_QPA_PLATFORM`` is left alone otherwise).
 Run: ``halgui bench ui [--json]`` or ``python -m halgui.bench.ui``.
@@ -42,9 +47,11 @@ from halgui.bench.video import (
     make_test_video,
 )
 
-__all__ = ["WINDOW_LIMIT_S", "format_table", "run"]
+__all__ = ["STALL_LIMIT_MS", "WINDOW_LIMIT_S", "format_table", "round_stall", "run"]
 
 WINDOW_LIMIT_S = 1.5
+STALL_LIMIT_MS = 50.0
+PROBE_MS = 10
 
 _CHILD = """
 import sys
@@ -64,10 +71,11 @@ window.close()
 
 
 def run(workdir: Path | None = None, frames: int = 300, *, gop: int = 120, steps: int = 90,
-        seeks: int = 40, window_runs: int = 3, seed: int = 0) -> dict[str, Any]:  # fmt: skip
-    """Measure; return ``{"rows": [...], "context": {...}}`` like :mod:`halgui.bench.video`."""
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        seeks: int = 40, window_runs: int = 3, seed: int = 0, round_seconds: float = 45.0,
+        round_device: str = "cpu") -> dict[str, Any]:  # fmt: skip
+    """Measure; return ``{"rows": [...], "context": {...}}`` like :mod:`halgui.bench.video`.
+    ``round_seconds=0`` leaves out the stall while a round trains."""
+    _offscreen_without_display()
     workdir = Path(workdir) if workdir is not None else _default_workdir()
     path = make_test_video(workdir, frames, gop)
     with tempfile.TemporaryDirectory(prefix="halgui-bench-ui-") as tmp:
@@ -79,6 +87,10 @@ def run(workdir: Path | None = None, frames: int = 300, *, gop: int = 120, steps
         _row("time to visible window (subprocess, median)", float(np.median(window_s)), "s",
              WINDOW_LIMIT_S),
     ]
+    if round_seconds > 0:
+        stall = round_stall(round_seconds, round_device)
+        rows += stall["rows"]
+        context["round"] = stall["context"]
     context.update({
         "file": str(path), "frames": frames, "gop": gop, "cpus": os.cpu_count(),
         "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
@@ -86,6 +98,87 @@ def run(workdir: Path | None = None, frames: int = 300, *, gop: int = 120, steps
         "window_runs_s": [round(s, 3) for s in window_s],
         "torch_imported_at_start": torch_loaded,
     })
+    return {"rows": rows, "context": context}
+
+
+def _offscreen_without_display() -> None:
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def round_stall(seconds: float = 45.0, device: str = "cpu") -> dict[str, Any]:
+    """The longest event-loop stall of the main window while a round of the default model
+    runs on the demo project (see the module docstring); ``{"rows", "context"}``."""
+    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+
+    from halgui.core.demo import make_demo
+    from halgui.core.progress import run_to_end
+    from halgui.core.project import Project
+    from halgui.gui.app import make_app
+    from halgui.gui.dialogs.round_settings import RoundSettings
+    from halgui.gui.main_window import MainWindow
+
+    _offscreen_without_display()
+    app = make_app()
+    gaps: list[tuple[float, str]] = []  # (ms since the previous tick, phase then)
+    phase = ["(not started)"]
+    device_name = ["?"]
+    with tempfile.TemporaryDirectory(prefix="halgui-bench-round-") as tmp:
+        folder = run_to_end(make_demo(Path(tmp) / "demo"))
+        assert folder is not None
+        with Project.open(folder) as project:
+            RoundSettings(device=device).save(project)
+        window = MainWindow(QSettings(str(Path(tmp) / "settings.ini"),
+                                      QSettings.Format.IniFormat))
+        window.resize(1280, 800)
+        window.show()
+        window.open_project(folder)
+        app.processEvents()
+
+        def progress(event: Any) -> None:
+            phase[0] = event.phase
+            device_name[0] = event.extra.get("device_name", device_name[0])
+
+        last = [time.perf_counter()]
+
+        def tick() -> None:
+            now = time.perf_counter()
+            gaps.append(((now - last[0]) * 1000, phase[0]))
+            last[0] = now
+
+        window.rounds.worker.progress.connect(progress)
+        probe = QTimer()
+        probe.setTimerType(Qt.TimerType.PreciseTimer)
+        probe.setInterval(PROBE_MS)
+        probe.timeout.connect(tick)
+        loop = QEventLoop()
+        window.rounds.ended.connect(loop.quit)
+        QTimer.singleShot(round(seconds * 1000), loop.quit)
+        start = time.perf_counter()
+        window.rounds.start(window.project)
+        last[0] = time.perf_counter()
+        probe.start()
+        loop.exec()
+        probe.stop()
+        elapsed = time.perf_counter() - start
+        finished = not window.rounds.is_running()
+        last_phase = phase[0]
+        window.close()  # cancels a round still running, and waits for it
+        app.processEvents()
+    training = [g for g, p in gaps if p == "training"]
+    worst, worst_phase = max(gaps) if gaps else (float("nan"), "")
+    rows = [_row(f"event-loop stall while a round trains ({device_name[0]}, S=112, max)",
+                 max(training) if training else float("nan"), "ms", STALL_LIMIT_MS)]
+    values = [g for g, _ in gaps]
+    context = {
+        "device": device_name[0], "seconds_probed": round(elapsed, 1),
+        "round_finished": finished, "phase_at_end": last_phase, "probe_interval_ms": PROBE_MS,
+        "ticks": len(gaps), "training_ticks": len(training),
+        "max_gap_any_phase_ms": round(worst, 1), "max_gap_phase": worst_phase,
+        "p99_gap_ms": round(float(np.percentile(values, 99)), 1) if values else None,
+        "gaps_over_limit": sum(g > STALL_LIMIT_MS for g in values),
+        "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    }
     return {"rows": rows, "context": context}
 
 
@@ -197,9 +290,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--round-seconds", type=float, default=45.0,
+                        help="how long to probe the event loop while a round trains (0: skip)")
+    parser.add_argument("--round-device", default="cpu", help="auto, cpu or cuda")
+    parser.add_argument("--round-only", action="store_true",
+                        help="only the stall while a round trains")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = run(args.workdir, args.frames)
+    if args.round_only:
+        result = round_stall(args.round_seconds or 45.0, args.round_device)
+    else:
+        result = run(args.workdir, args.frames, round_seconds=args.round_seconds,
+                     round_device=args.round_device)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
 
 
