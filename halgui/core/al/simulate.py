@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import shutil
 import time
 from collections.abc import Generator
@@ -40,6 +41,12 @@ class SimulateConfig:
     target_fraction: float = 0.10         # stop once this share is labeled
     reference: bool = True                # also train with 100% of the frames labeled
     round: RoundConfig = field(default_factory=RoundConfig)
+
+    @property
+    def rounds(self) -> int:
+        """Learning rounds a strategy runs: from the initial share to the target."""
+        return math.ceil((self.target_fraction - self.initial_fraction)
+                         / self.budget_fraction - 1e-9) + 1
 
 
 @dataclass
@@ -134,8 +141,8 @@ def simulate(
                                              round_config, config, test_gt, cancel)
             done += 1
         if config.reference:
-            rows.append((yield from _reference(seed_dir, base, seed, round_config, document,
-                                               test_gt, cancel)))
+            rows.append((yield from _reference(seed_dir, base, seed, round_config,
+                                               config.rounds, document, test_gt, cancel)))
     yield Progress("simulating", len(runs), len(runs))
     return rows
 
@@ -166,7 +173,7 @@ def _run_strategy(seed_dir: Path, strategy: str, seed: int, oracle: Oracle,
         project.close()
 
 
-def _reference(seed_dir: Path, base: Path, seed: int, round_config: RoundConfig,
+def _reference(seed_dir: Path, base: Path, seed: int, round_config: RoundConfig, rounds: int,
                document: dict[str, Any], test_gt: dict[str, Any],
                cancel: CancelFlag | None) -> Generator[Progress, None, Row]:
     """Every training frame labeled, same training recipe: the ceiling."""
@@ -180,7 +187,10 @@ def _reference(seed_dir: Path, base: Path, seed: int, round_config: RoundConfig,
         oracle.reveal(project, [(v.id, f) for v in project.videos() if v.split == "train"
                                 for f in range(v.n_frames)])
         snapshot = project.snapshot()
-        cfg = dataclasses.replace(round_config.train, seed=seed)
+        # as many epochs as all rounds of a strategy train in total (they warm-start each
+        # round from the last), so the ceiling is not held back by a smaller training budget
+        cfg = dataclasses.replace(round_config.train, seed=seed,
+                                  epochs=round_config.train.epochs * rounds)
         videos = yield from training_set(project.folder, snapshot, cfg.clip, cfg.stew,
                                          cancel=cancel)
         result = yield from train(videos, class_names(snapshot), cfg,
