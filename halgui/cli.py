@@ -25,8 +25,10 @@ EXIT_USAGE = 2
 
 
 
-def drive(work: Generator[Progress, None, T], *, quiet: bool = False) -> T:
-    """Run a core generator to its end with a progress bar per phase on stderr."""
+def drive(work: Generator[Progress, None, T], *, quiet: bool = False,
+          on_event: Callable[[Progress], None] | None = None) -> T:
+    """Run a core generator to its end with a progress bar per phase on stderr;
+    ``on_event`` sees every event (for results that arrive while the work goes on)."""
     from tqdm import tqdm
 
     bar = None
@@ -37,6 +39,8 @@ def drive(work: Generator[Progress, None, T], *, quiet: bool = False) -> T:
                 event = next(work)
             except StopIteration as stop:
                 return stop.value
+            if on_event is not None:
+                on_event(event)
             if quiet or not sys.stderr.isatty():
                 continue  # bars are for people: never in logs, pipes or --json output
             if event.phase != phase:

@@ -165,7 +165,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         (out / "ablation.md").write_text("\n".join(text) + "\n", encoding="utf-8")
         print("\n".join(text))
         return 0
-    rows = drive(simulate(out / "runs", gt, config, CancelFlag()), quiet=args.json)
+    partial = out / "results.partial.jsonl"  # rows as they come: a long run can be read early
+    partial.write_text("", encoding="utf-8")
+
+    def keep(event: Any) -> None:
+        if "row" in event.extra:
+            with open(partial, "a", encoding="utf-8") as f:
+                f.write(json.dumps(event.extra["row"].flat()) + "\n")
+
+    rows = drive(simulate(out / "runs", gt, config, CancelFlag()), quiet=args.json,
+                 on_event=keep)
     seconds = time.perf_counter() - start
     points = report.aggregate(rows)
     report.write_csv(rows, out / "results.csv")

@@ -166,6 +166,7 @@ def _run_strategy(seed_dir: Path, strategy: str, seed: int, oracle: Oracle,
             rows.append(Row(strategy, seed, result.number, frames_pct,
                             100 * oracle.boxes_revealed / max(oracle.boxes_total, 1), metrics,
                             time.perf_counter() - start))
+            yield Progress("evaluated", len(rows), len(rows), strategy, {"row": rows[-1]})
             if frames_pct >= 100 * config.target_fraction - 1e-9:
                 return rows
             oracle.reveal(project, _proposals(project, result.number))
@@ -198,7 +199,9 @@ def _reference(seed_dir: Path, base: Path, seed: int, round_config: RoundConfig,
         metrics = yield from evaluate_checkpoint(project, result.checkpoint, test_gt, cancel)
     finally:
         project.close()
-    return Row("reference", seed, 0, 100.0, 100.0, metrics, time.perf_counter() - start)
+    row = Row("reference", seed, 0, 100.0, 100.0, metrics, time.perf_counter() - start)
+    yield Progress("evaluated", 1, 1, "reference", {"row": row})
+    return row
 
 
 def evaluate_checkpoint(project: Project, checkpoint: Path, test_gt: dict[str, Any],
