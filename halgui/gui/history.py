@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPaintEvent
@@ -105,7 +106,8 @@ class HistoryPanel(QWidget):
         header.setStretchLastSection(True)
         #: the pyqtgraph widget, made when the panel is first shown
         self.plot = None
-        self.curves: dict[str, object] = {}
+        self.curves: dict[str, Any] = {}
+        self._axes: list[Any] = []
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.table)
         layout = QVBoxLayout(self)
@@ -173,6 +175,7 @@ class HistoryPanel(QWidget):
             "val frame-mAP": bottom.plot(pen=pg.mkPen(orange, width=2), symbol="s",
                                          symbolBrush=orange, symbolSize=7),
         }
+        self._axes = [top.getAxis("bottom"), bottom.getAxis("bottom")]
         self.plot = plot
         self.splitter.addWidget(plot)
         self.splitter.setSizes([1, 1])
@@ -182,4 +185,7 @@ class HistoryPanel(QWidget):
         for name, (x, y) in self.series().items():
             curve = self.curves.get(name)
             if curve is not None:
-                curve.setData(x, y)  # type: ignore[attr-defined]
+                curve.setData(x, y)
+        step = max(1, math.ceil(len(self.rows) / 10))  # whole rounds, ten ticks at most
+        for axis in self._axes:
+            axis.setTickSpacing(step, step)
