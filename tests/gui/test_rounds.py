@@ -278,3 +278,19 @@ def test_accepting_continues_the_nearest_track_of_the_class(qtbot, window):
         (2, "human"), (12, "model-accepted")]
     window.undo_stack.undo()
     assert [k.frame for k in project.track(track).keyframes] == [2]
+
+
+def test_closing_the_window_cancels_the_round_and_waits(qtbot, window, project_dir, messages):
+    import multiprocessing
+
+    RoundSettings(budget=6, epochs=200, device="cpu").save(window.project)
+    before = label_tables(project_dir)
+    seen = phases(window)
+    window.retrain_action.trigger()
+    wait_for_training(qtbot, seen)
+    window.close()
+    assert not window.rounds.is_running() and window.project is None
+    assert multiprocessing.active_children() == []
+    assert label_tables(project_dir) == before
+    assert list((project_dir / "models").iterdir()) == []
+    assert messages == []
