@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 
 from halgui import __version__
 from halgui.core.errors import HalguiError
+from halgui.gui.icons import app_icon
 
 if TYPE_CHECKING:
     from halgui.gui.main_window import MainWindow
@@ -27,11 +28,12 @@ __all__ = ["detect_device", "make_app", "make_window", "run"]
 
 ORGANIZATION = "halgui"
 APPLICATION = "halgui"
+DESKTOP_ID = "io.github.halgui.halgui"
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication (created once): names for QSettings, high-DPI, Fusion style, whose
-    palette follows the system's light or dark scheme."""
+    palette follows the system's light or dark scheme, and the app icon."""
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
     QCoreApplication.setApplicationVersion(__version__)
@@ -42,8 +44,10 @@ def make_app(argv: list[str] | None = None) -> QApplication:
         )
         app = QApplication(argv if argv is not None else sys.argv[:1])
         app.setStyle("Fusion")
-        app.setDesktopFileName("halgui")
+        app.setDesktopFileName(DESKTOP_ID)  # resources/<id>.desktop: the icon on Wayland
     assert isinstance(app, QApplication)
+    if app.windowIcon().isNull():
+        app.setWindowIcon(app_icon())
     return app
 
 
