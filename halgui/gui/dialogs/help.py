@@ -1,4 +1,4 @@
-"""Help: the keyboard shortcuts of every menu action, and About."""
+"""Help: the keyboard shortcuts of every menu action, and About (in :mod:`.about`)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHeaderView,
-    QMessageBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from halgui import __version__
+from halgui.gui.dialogs.about import show_about
 
 __all__ = ["ShortcutsDialog", "show_about"]
 
@@ -49,10 +48,3 @@ class ShortcutsDialog(QDialog):
         self.resize(420, 520)
         self.table = table
 
-
-def show_about(parent: QWidget | None) -> None:
-    QMessageBox.about(
-        parent, "About halgui",
-        f"<b>halgui {__version__}</b><br>Label videos for spatio-temporal action detection, "
-        "with hybrid active learning (CLAUS + STeW) built in.",
-    )
