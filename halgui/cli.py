@@ -388,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips-per-epoch", type=int, default=None)
     p.add_argument("--passes", type=int, default=10, help="MC-dropout passes R")
     p.add_argument("--no-reference", action="store_true")
+    p.add_argument("--report-only", action="store_true",
+                   help="only redraw the report from OUT/results.partial.jsonl (a finished "
+                        "or interrupted run)")
     p.add_argument("--loss-ablation", type=float, default=None, metavar="FRACTION",
                    help="instead: label this share of frames evenly and compare the loss "
                         "weightings stew / labeled-only BCE / unweighted pseudo-labels")

@@ -166,29 +166,38 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print("\n".join(text))
         return 0
     partial = out / "results.partial.jsonl"  # rows as they come: a long run can be read early
-    partial.write_text("", encoding="utf-8")
+    config_file = out / "config.json"
+    if args.report_only:
+        rows = _read_rows(partial)
+        header = f"rows of {partial} (drawn with --report-only)"
+        run_config = json.loads(config_file.read_text()) if config_file.exists() else None
+    else:
+        partial.write_text("", encoding="utf-8")
+        run_config = {"ground_truth": str(gt), **dataclasses.asdict(config)}
+        config_file.write_text(json.dumps(run_config, indent=1), encoding="utf-8")
 
-    def keep(event: Any) -> None:
-        if "row" in event.extra:
-            with open(partial, "a", encoding="utf-8") as f:
-                f.write(json.dumps(event.extra["row"].flat()) + "\n")
+        def keep(event: Any) -> None:
+            if "row" in event.extra:
+                with open(partial, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(event.extra["row"].flat()) + "\n")
 
-    rows = drive(simulate(out / "runs", gt, config, CancelFlag()), quiet=args.json,
-                 on_event=keep)
-    seconds = time.perf_counter() - start
+        rows = drive(simulate(out / "runs", gt, config, CancelFlag()), quiet=args.json,
+                     on_event=keep)
+        header = f"{(time.perf_counter() - start) / 60:.1f} minutes"
     points = report.aggregate(rows)
     report.write_csv(rows, out / "results.csv")
     report.plot(points, out / "results.png")
     claims = report.claims(points)
     verdict = {True: "holds", False: "does not hold", None: "not measured"}
-    text = [f"# halgui simulate: {len(strategies)} strategies x {len(config.seeds)} seeds",
-            "", f"Ground truth: `{gt}`; {seconds / 60:.1f} minutes.", "",
-            f"Config: `{json.dumps(dataclasses.asdict(config))}`", "",
+    seeds = sorted({r.seed for r in rows})
+    text = [f"# halgui simulate: {len({r.strategy for r in rows})} strategies x "
+            f"{len(seeds)} seeds", "", f"Ground truth: `{gt}`; {header}.", "",
+            f"Config: `{json.dumps(run_config)}`", "",
             report.markdown(points), "", "## Claims (algorithm.md 7)", ""]
     text += [f"- {s}: **{verdict[ok]}** ({detail})" for s, ok, detail in claims]
     (out / "results.md").write_text("\n".join(text) + "\n", encoding="utf-8")
     summary = {"results": str(out / "results.md"), "csv": str(out / "results.csv"),
-               "plot": str(out / "results.png"), "minutes": round(seconds / 60, 1),
+               "plot": str(out / "results.png"),
                "claims": [{"claim": s, "holds": ok, "detail": d} for s, ok, d in claims]}
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -196,3 +205,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print("\n".join(text[6:]))
         print(f"\nwrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.png'}")
     return 0
+
+
+def _read_rows(path: Path) -> list[Any]:
+    """Rows a simulation streamed to ``results.partial.jsonl``."""
+    from halgui.core.al.simulate import METRICS, Row
+
+    if not path.exists():
+        raise HalguiError(f"{path}: no such file; run halgui simulate with this --out first")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            rows.append(Row(d["strategy"], d["seed"], d["round"], d["frames_pct"],
+                            d["boxes_pct"], {m: d.get(m) for m in METRICS}, d["seconds"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise HalguiError(f"{path}: line {n}: not a simulation row ({exc})") from exc
+    return rows
