@@ -15,7 +15,9 @@ Measures, against DESIGN.md section 6, on the 1080p long-GOP H.264 file of
   round (default model, S=112, on ``round_device``) from its Retrain controller, and a 10 ms
   ``QTimer`` probe records the gaps between its ticks for ``round_seconds`` (or until the
   round ends); the row is the longest gap seen while the round was in its training phase
-  (<= 50 ms), the context has the longest over the whole run and the phase it fell in.
+  (<= 50 ms), the context has the longest over the whole run and the phase it fell in, and
+  the longest in a few seconds of the same probe before the round starts (the machine's own
+  noise: other programs, the window itself).
 
 Qt runs offscreen when there is no display (``QT_QPA_PLATFORM`` is left alone otherwise).
 Run: ``halgui bench ui [--json]`` or ``python -m halgui.bench.ui``.
@@ -151,13 +153,18 @@ def round_stall(seconds: float = 45.0, device: str = "cpu") -> dict[str, Any]:
         probe.setTimerType(Qt.TimerType.PreciseTimer)
         probe.setInterval(PROBE_MS)
         probe.timeout.connect(tick)
+        idle_s = min(10.0, seconds / 4)  # the same probe with no round: the machine's own
+        last[0] = time.perf_counter()   # noise (other programs, the window itself)
+        probe.start()
         loop = QEventLoop()
+        QTimer.singleShot(round(idle_s * 1000), loop.quit)
+        loop.exec()
+        idle = [g for g, _ in gaps]
+        gaps.clear()
         window.rounds.ended.connect(loop.quit)
         QTimer.singleShot(round(seconds * 1000), loop.quit)
         start = time.perf_counter()
         window.rounds.start(window.project)
-        last[0] = time.perf_counter()
-        probe.start()
         loop.exec()
         probe.stop()
         elapsed = time.perf_counter() - start
@@ -174,6 +181,8 @@ def round_stall(seconds: float = 45.0, device: str = "cpu") -> dict[str, Any]:
         "device": device_name[0], "seconds_probed": round(elapsed, 1),
         "round_finished": finished, "phase_at_end": last_phase, "probe_interval_ms": PROBE_MS,
         "ticks": len(gaps), "training_ticks": len(training),
+        "idle_seconds": round(idle_s, 1),
+        "idle_max_gap_ms": round(max(idle), 1) if idle else None,
         "max_gap_any_phase_ms": round(worst, 1), "max_gap_phase": worst_phase,
         "p99_gap_ms": round(float(np.percentile(values, 99)), 1) if values else None,
         "gaps_over_limit": sum(g > STALL_LIMIT_MS for g in values),
