@@ -25,6 +25,7 @@ __all__ = [
     "VideoScore",
     "VideoSummary",
     "latest_round",
+    "open_proposals",
     "proposal_counts",
     "proposals",
     "round_progress",
@@ -102,6 +103,22 @@ def proposals(source: Source, video_id: int, round_id: int | None = None
             (round_id, video_id),
         ).fetchall()
     return [(int(f), float(s), int(r)) for f, s, r in rows]
+
+
+def open_proposals(source: Source, round_id: int | None = None) -> list[tuple[int, int]]:
+    """``(video_id, frame)`` of a round's proposed frames not labeled yet, in rank order:
+    the labeler's to-do list."""
+    with _reader(source) as conn:
+        round_id = _round(conn, round_id)
+        if round_id is None:
+            return []
+        rows = conn.execute(
+            "SELECT p.video_id, p.frame FROM proposals p LEFT JOIN labeled_frames l"
+            " ON l.video_id = p.video_id AND l.frame = p.frame"
+            " WHERE p.round_id = ? AND l.frame IS NULL ORDER BY p.rank",
+            (round_id,),
+        ).fetchall()
+    return [(int(v), int(f)) for v, f in rows]
 
 
 def proposal_counts(source: Source, round_id: int | None = None) -> dict[int, int]:

@@ -18,6 +18,7 @@ from PySide6.QtCore import QSettings, Qt, QUrl, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QWidget
 
+from halgui.core import proposals
 from halgui.core.errors import HalguiError
 from halgui.core.frame_cache import FrameCache
 from halgui.core.project import Project, VideoRecord
@@ -150,7 +151,11 @@ class MainWindow(QMainWindow):
                              Qt.Orientation.Horizontal)
         self._fill_class_menu()
         videos = project.videos()
-        if videos:
+        todo = proposals.open_proposals(project)
+        if todo:  # start where the active learner asks first
+            self.open_video(todo[0][0])
+            self.timeline.player.request(todo[0][1])
+        elif videos:
             self.open_video(videos[0].id)
         else:
             self.statusBar().showMessage("Add videos: File > Add videos, or drop them here")
@@ -363,8 +368,18 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def next_proposal(self) -> None:
-        if not self.timeline.player.next_proposal():
-            self.statusBar().showMessage("No proposed frame after this one", 3000)
+        """The next proposed frame of this video, or else the first open proposal of another
+        video in the round's rank order."""
+        if self.timeline.player.next_proposal() or self.project is None:
+            return
+        current = self.video.id if self.video is not None else None
+        todo = [(v, f) for v, f in proposals.open_proposals(self.project) if v != current]
+        if not todo:
+            self.statusBar().showMessage("No open proposal left in this round: retrain "
+                                         "(Ctrl+R) for new ones", 4000)
+            return
+        self.open_video(todo[0][0])
+        self.timeline.player.request(todo[0][1])
 
     def choose_class(self, digit: int) -> None:
         """Number key: the selected box takes the class; with none selected, new boxes do."""

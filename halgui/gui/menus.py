@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QStyle
+from PySide6.QtWidgets import QMenu
 
 from halgui.core.project import ClassRecord
+from halgui.gui import icons
 from halgui.gui.dialogs import files
 from halgui.gui.dialogs.help import show_about
 
@@ -24,19 +25,18 @@ if TYPE_CHECKING:
 __all__ = ["build", "fill_class_menu"]
 
 Key = QKeySequence.StandardKey
-SP = QStyle.StandardPixmap
 
 
 def action(w: MainWindow, menu: QMenu, text: str, slot: Callable[..., object],
            shortcuts: tuple[QKeySequence | Key | str, ...] = (), *, checkable: bool = False,
-           project: bool = True, icon: SP | None = None, tool: bool = False) -> QAction:
+           project: bool = True, icon: str | None = None, tool: bool = False) -> QAction:
     act = QAction(text, w)
     act.setShortcuts([QKeySequence(s) for s in shortcuts])
     act.setCheckable(checkable)
     act.setChecked(checkable)
     act.setProperty("needs_project", project)
     if icon is not None:
-        act.setIcon(w.style().standardIcon(icon))
+        act.setIcon(icons.icon(icon))
     (act.toggled if checkable else act.triggered).connect(slot)
     menu.addAction(act)
     w.addAction(act)  # the shortcut works wherever the focus is in the window
@@ -57,41 +57,41 @@ def build(w: MainWindow) -> None:
     w.toolbar.setObjectName("toolbar-main")
     w.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     m = bar.addMenu("&File")
-    a(m, "&New project…", w.new_project, (Key.New,), project=False)
+    a(m, "&New project…", w.new_project, (Key.New,), project=False, icon="new-project")
     a(m, "&Open project…", w.open_project_dialog, (Key.Open,), project=False,
-      icon=SP.SP_DialogOpenButton, tool=True)
+      icon="open", tool=True)
     w.recent_menu = m.addMenu("Open &recent")
     w.recent_menu.aboutToShow.connect(w._fill_recent_menu)
     a(m, "Open the &demo", w.open_demo, project=False)
     m.addSeparator()
     a(m, "&Add videos…", lambda: w.add_videos(files.ask_video_files(w)), ("Ctrl+Shift+A",),
-      icon=SP.SP_FileDialogNewFolder, tool=True)
+      icon="add-video", tool=True)
     a(m, "Add a &folder of videos…", lambda: w.add_videos(files.ask_video_folder(w)))
-    a(m, "&Import labels…", w.import_dialog, ("Ctrl+I",))
-    a(m, "&Export labels…", w.export_dialog, ("Ctrl+E",))
+    a(m, "&Import labels…", w.import_dialog, ("Ctrl+I",), icon="import")
+    a(m, "&Export labels…", w.export_dialog, ("Ctrl+E",), icon="export")
     m.addSeparator()
     a(m, "&Close project", w.close_project, (Key.Close,))
     a(m, "&Quit", w.close, ("Ctrl+Q",), project=False)
 
     m = bar.addMenu("&Edit")
     w.toolbar.addSeparator()
-    for act, keys, icon in ((w.undo_stack.createUndoAction(w, "&Undo"), Key.Undo, SP.SP_ArrowBack),
-                            (w.undo_stack.createRedoAction(w, "&Redo"), Key.Redo,
-                             SP.SP_ArrowForward)):
+    for act, keys, name in ((w.undo_stack.createUndoAction(w, "&Undo"), Key.Undo, "undo"),
+                            (w.undo_stack.createRedoAction(w, "&Redo"), Key.Redo, "redo")):
         act.setShortcuts(keys)
-        act.setIcon(w.style().standardIcon(icon))
+        act.setIcon(icons.icon(name))
         m.addAction(act)
         w.addAction(act)
         w.toolbar.addAction(act)
-    a(m, "&Delete box", lambda: w.canvas and w.canvas.delete_selected(), (Key.Delete,))
+    a(m, "&Delete box", lambda: w.canvas and w.canvas.delete_selected(), (Key.Delete,),
+      icon="delete")
 
     m = bar.addMenu("&View")
     w.toolbar.addSeparator()
-    a(m, "Zoom &in", lambda: w.zoom(1.25), (Key.ZoomIn, "Ctrl+="))
-    a(m, "Zoom &out", lambda: w.zoom(0.8), (Key.ZoomOut,))
+    a(m, "Zoom &in", lambda: w.zoom(1.25), (Key.ZoomIn, "Ctrl+="), icon="zoom-in")
+    a(m, "Zoom &out", lambda: w.zoom(0.8), (Key.ZoomOut,), icon="zoom-out")
     a(m, "&Actual size", lambda: w.zoom(None), ("Ctrl+0",))
     a(m, "&Fit to window", lambda: w.canvas and w.canvas.fit_to_window(), ("Ctrl+F",),
-      tool=True)
+      tool=True, icon="fit")
     m.addSeparator()
     a(m, "Show &detections", lambda on: w.canvas and w.canvas.set_show_detections(on), ("D",),
       checkable=True)
@@ -103,30 +103,30 @@ def build(w: MainWindow) -> None:
 
     m = bar.addMenu("&Go")
     p = w.timeline.player
-    go = [a(m, "&Previous proposal", p.previous_proposal, ("P",), icon=SP.SP_MediaSkipBackward),
-          a(m, "Pre&vious frame", p.previous_frame, ("Left", ","), icon=SP.SP_MediaSeekBackward),
-          a(m, "&Play / pause", p.toggle, ("Space",), icon=SP.SP_MediaPlay),
-          a(m, "&Next frame", p.next_frame, ("Right", "."), icon=SP.SP_MediaSeekForward),
-          a(m, "Next pro&posal", w.next_proposal, ("N",), icon=SP.SP_MediaSkipForward)]
-    p.playingChanged.connect(lambda on: go[2].setIcon(w.style().standardIcon(
-        SP.SP_MediaPause if on else SP.SP_MediaPlay)))
+    go = [a(m, "&Previous proposal", p.previous_proposal, ("P",), icon="previous-proposal"),
+          a(m, "Pre&vious frame", p.previous_frame, ("Left", ","), icon="step-back"),
+          a(m, "&Play / pause", p.toggle, ("Space",), icon="play"),
+          a(m, "&Next frame", p.next_frame, ("Right", "."), icon="step-forward"),
+          a(m, "Next pro&posal", w.next_proposal, ("N",), icon="next-proposal")]
+    play, pause = icons.icon("play"), icons.icon("pause")
+    p.playingChanged.connect(lambda on: go[2].setIcon(pause if on else play))
     w.timeline.add_transport(go)
 
     m = bar.addMenu("&Label")
     w.toolbar.addSeparator()
     a(m, "Mark frame &labeled", lambda: w.label_panel and w.label_panel.mark_labeled(), ("L",),
-      icon=SP.SP_DialogApplyButton, tool=True)
+      icon="mark-labeled", tool=True)
     a(m, "&Copy boxes from the previous labeled frame", w.paste_previous, ("Ctrl+Shift+V",),
-      tool=True)
+      tool=True, icon="copy-previous")
     w.class_menu = m.addMenu("&Class of the box")
 
     m = bar.addMenu("&Model")
     w.toolbar.addSeparator()
     w.retrain_action = a(m, "&Retrain", lambda: w.rounds.start(w.project), ("Ctrl+R",),
-                         icon=SP.SP_BrowserReload, tool=True)
+                         icon="retrain", tool=True)
     w.retrain_action.setToolTip("Train on the labels so far and propose the next frames, in "
                                 "the background (Ctrl+R)")
-    a(m, "&Cancel the round", w.rounds.cancel)
+    a(m, "&Cancel the round", w.rounds.cancel, icon="cancel")
     a(m, "Round &settings…", w.round_settings, ("Ctrl+Shift+R",))
     m.addSeparator()
     a(m, "&Accept the model's boxes", w.accept_model_boxes, ("A",))

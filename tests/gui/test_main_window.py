@@ -50,17 +50,17 @@ def window(qtbot, settings, errors):
     win.close()
 
 
-def test_opens_a_project_and_shows_its_first_video(qtbot, window, project_dir, errors):
+def test_opens_a_project_at_the_first_proposed_frame(qtbot, window, project_dir, errors):
     assert window.open_project(project_dir)
     with qtbot.waitExposed(window):
         window.show()
     assert window.video is not None and window.video.name == "a"
     assert window.frames is not None and window.frames.info.n_frames == 30
     assert window.center.currentWidget() is window.canvas
-    assert window.canvas.current_frame() == 0
+    assert window.canvas.current_frame() == 20  # rank 0 of the round
     assert window.timeline.timeline.n_frames == 30
     assert window.timeline.timeline.proposed == (7, 20)
-    assert window.status["frame"].text() == "Frame 1 / 30"
+    assert window.status["frame"].text() == "Frame 21 / 30"
     assert window.video_list.model.rowCount() == 2
     assert "proj" in window.windowTitle()
     assert errors == []
@@ -71,6 +71,7 @@ def test_frame_keys_and_next_proposal_move_the_canvas(qtbot, window, project_dir
     with qtbot.waitActive(window):
         window.show()
     canvas = window.canvas
+    window.timeline.player.request(0)
     qtbot.keyClick(canvas, Qt.Key.Key_Right)
     qtbot.keyClick(canvas, Qt.Key.Key_Period)
     assert canvas.current_frame() == 2
@@ -84,6 +85,21 @@ def test_frame_keys_and_next_proposal_move_the_canvas(qtbot, window, project_dir
     assert window.timeline.timeline.frame == 20
     qtbot.keyClick(canvas, Qt.Key.Key_P)
     assert canvas.current_frame() == 7
+
+
+def test_next_proposal_goes_on_to_the_next_video_with_open_proposals(qtbot, window,
+                                                                      project_dir):
+    with Project.open(project_dir) as p, p.transaction() as c:
+        c.executemany("INSERT INTO proposals VALUES (1, 2, ?, 0.4, ?)", [(3, 2), (9, 3)])
+        p.set_labeled(2, [3])  # already done: skipped
+    window.open_project(project_dir)
+    with qtbot.waitActive(window):
+        window.show()
+    assert (window.video.name, window.canvas.current_frame()) == ("a", 20)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_N)  # nothing after 20 in "a"
+    assert (window.video.name, window.canvas.current_frame()) == ("b", 9)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_N)  # "a" still has frames 7 and 20 open
+    assert (window.video.name, window.canvas.current_frame()) == ("a", 20)
 
 
 def test_double_click_in_the_list_opens_that_video(qtbot, window, project_dir):
