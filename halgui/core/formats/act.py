@@ -37,7 +37,7 @@ from halgui.core.formats.common import (
     ImportSummary,
     ParsedVideo,
     atomic_path,
-    write_labels,
+    import_parsed,
 )
 from halgui.core.formats.ucf24 import (
     MAX_SIDE,
@@ -193,10 +193,7 @@ def import_labels(
     project: Project, path: str | Path, cancel: CancelFlag | None = None
 ) -> Generator[Progress, None, ImportSummary]:
     """Import an ACT ground-truth pickle, all or nothing."""
-    path = Path(path)
-    yield Progress("reading", 0, 1, path.name)
-    classes, videos = parse(path)
-    return (yield from write_labels(project, path, classes, videos, cancel))
+    return (yield from import_parsed(parse, project, path, cancel))
 
 
 # ---------------------------------------------------------------------- export

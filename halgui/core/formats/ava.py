@@ -50,7 +50,7 @@ from halgui.core.formats.common import (
     ParsedTrack,
     ParsedVideo,
     atomic_path,
-    write_labels,
+    import_parsed,
 )
 from halgui.core.formats.ucf24 import read_json, sidecar_video
 from halgui.core.progress import CancelFlag, Progress
@@ -491,10 +491,7 @@ def import_labels(
     project: Project, path: str | Path, cancel: CancelFlag | None = None
 ) -> Generator[Progress, None, ImportSummary]:
     """Import an AVA CSV or export folder, all or nothing."""
-    path = Path(path)
-    yield Progress("reading", 0, 1, path.name)
-    classes, videos = parse(path)
-    return (yield from write_labels(project, path, classes, videos, cancel))
+    return (yield from import_parsed(parse, project, path, cancel))
 
 
 __all__ = ["export_labels", "import_labels", "parse", "read_csv", "read_excluded",

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +66,18 @@ class ExportOptions:
     human_only: bool = False          # leave out imported and model-accepted keyframes
     keyframe_rate: float = 1.0        # AVA: keyframes per second
     write_images: bool = False        # formats that can reference frames: extract them too
+
+
+def import_parsed(
+    parse: Callable[[Path], tuple[Sequence[tuple[str, str]], Sequence[ParsedVideo]]],
+    project: Project, path: str | Path, cancel: CancelFlag | None = None,
+) -> Generator[Progress, None, ImportSummary]:
+    """What every format's ``import_labels`` does: parse the whole file, then write it in
+    one transaction."""
+    path = Path(path)
+    yield Progress("reading", 0, 1, path.name)
+    classes, videos = parse(path)
+    return (yield from write_labels(project, path, classes, videos, cancel))
 
 
 def write_labels(

@@ -32,7 +32,7 @@ from halgui.core.formats.common import (
     ParsedTrack,
     ParsedVideo,
     atomic_path,
-    write_labels,
+    import_parsed,
 )
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import LabelSnapshot, Project, VideoRecord
@@ -450,10 +450,7 @@ def import_labels(
     project: Project, path: str | Path, cancel: CancelFlag | None = None
 ) -> Generator[Progress, None, ImportSummary]:
     """Import CVAT for video 1.1 XML (a file or a folder of them), all or nothing."""
-    path = Path(path)
-    yield Progress("reading", 0, 1, path.name)
-    classes, videos = parse(path)
-    return (yield from write_labels(project, path, classes, videos, cancel))
+    return (yield from import_parsed(parse, project, path, cancel))
 
 
 __all__ = ["export_labels", "import_labels", "parse"]

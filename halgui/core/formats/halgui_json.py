@@ -22,8 +22,8 @@ from halgui.core.formats.common import (
     ImportSummary,
     ParsedTrack,
     ParsedVideo,
+    import_parsed,
     write_json_atomic,
-    write_labels,
 )
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import SPLITS, LabelSnapshot, Project
@@ -185,10 +185,7 @@ def import_labels(
     file's size and frame count; videos without a file are added annotation-only and can be
     linked later. A video name already in the project is refused.
     """
-    path = Path(path)
-    yield Progress("reading", 0, 1, path.name)
-    classes, videos = parse(path)
-    return (yield from write_labels(project, path, classes, videos, cancel))
+    return (yield from import_parsed(parse, project, path, cancel))
 
 
 # ---------------------------------------------------------------------- export

@@ -33,7 +33,7 @@ from halgui.core.formats.common import (
     ParsedTrack,
     ParsedVideo,
     atomic_path,
-    write_labels,
+    import_parsed,
 )
 from halgui.core.formats.halgui_json import _Field
 from halgui.core.progress import CancelFlag, Progress
@@ -383,10 +383,7 @@ def import_labels(
     project: Project, path: str | Path, cancel: CancelFlag | None = None
 ) -> Generator[Progress, None, ImportSummary]:
     """Import MOT sequences (with halgui's action sidecar when present), all or nothing."""
-    path = Path(path)
-    yield Progress("reading", 0, 1, path.name)
-    classes, videos = parse(path)
-    return (yield from write_labels(project, path, classes, videos, cancel))
+    return (yield from import_parsed(parse, project, path, cancel))
 
 
 __all__ = ["MOT_CLASSES", "export_labels", "import_labels", "parse"]
