@@ -27,7 +27,8 @@ DESKTOP = ROOT / "resources" / f"{DESKTOP_ID}.desktop"
 METAINFO = ROOT / "resources" / f"{DESKTOP_ID}.metainfo.xml"
 SVG = "{http://www.w3.org/2000/svg}"
 # a test dependency's import name, where it is not the distribution name
-IMPORT_NAMES = {"pytest-qt": "pytestqt", "import-linter": "importlinter"}
+IMPORT_NAMES = {"pytest-qt": "pytestqt", "import-linter": "importlinter",
+                "PyVirtualDisplay": "pyvirtualdisplay"}
 
 
 def _pyproject() -> dict:
