@@ -56,6 +56,21 @@ class _Field:
             raise self.fail("expected a list")
         return [_Field(self.source, f"{self.where}[{i}]", v) for i, v in enumerate(self.value)]
 
+    def frame_ranges(self, n_frames: int, base: int = 0) -> set[int]:
+        """A list of inclusive ``[first, last]`` frame ranges (numbered from ``base``), as the
+        0-based frames they cover."""
+        frames: set[int] = set()
+        for r in self.items():
+            bounds = r.items()
+            if len(bounds) != 2:
+                raise r.fail("expected an inclusive range [first, last]")
+            first, last = bounds[0].int(base), bounds[1].int(base)
+            if last < first or last > n_frames - 1 + base:
+                raise r.fail(f"range [{first}, {last}] is not inside frames "
+                             f"{base}..{n_frames - 1 + base}")
+            frames.update(range(first - base, last - base + 1))
+        return frames
+
     def _join(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
@@ -131,15 +146,7 @@ def _parse_video(v: _Field, base: Path, class_names: set[str]) -> ParsedVideo:
     split_field = v.get("split", "train")
     if split_field.value not in SPLITS:
         raise split_field.fail(f"must be one of {', '.join(SPLITS)}")
-    labeled: set[int] = set()
-    for r in v.get("labeled_frames", []).items():
-        bounds = r.items()
-        if len(bounds) != 2:
-            raise r.fail("expected an inclusive range [first, last]")
-        first, last = bounds[0].int(), bounds[1].int()
-        if last < first or last >= n_frames:
-            raise r.fail(f"range [{first}, {last}] is not inside the video's {n_frames} frames")
-        labeled.update(range(first, last + 1))
+    labeled = v.get("labeled_frames", []).frame_ranges(n_frames)
     tracks = []
     for t in v.get("tracks", []).items():
         class_field = t.get("class")

@@ -227,16 +227,7 @@ def _sidecar(path: Path, n_frames: int) -> dict[str, Any]:
     if raw.value is not None and not fr.check_path_text(raw.str()):
         raise raw.fail("is not a usable path")
     out["path"] = None if raw.value is None else (path.parent.parent / raw.value).resolve()
-    labeled: set[int] = set()
-    for r in root.get("labeled_frames", []).items():
-        bounds = r.items()
-        if len(bounds) != 2:
-            raise r.fail("expected an inclusive range [first, last]")
-        first, last = bounds[0].int(1), bounds[1].int(1)
-        if last < first or last > n_frames:
-            raise r.fail(f"range [{first}, {last}] is not inside frames 1..{n_frames}")
-        labeled.update(range(first - 1, last))
-    out["labeled"] = sorted(labeled)
+    out["labeled"] = sorted(root.get("labeled_frames", []).frame_ranges(n_frames, base=1))
     colors = root.get("colors", {}).value
     out["colors"] = colors if isinstance(colors, dict) else {}
     return out

@@ -272,15 +272,7 @@ def _video_entry(v: _Field, root: Path, names: list[str]) -> ParsedVideo:
     raw = v.get("path", None)
     if raw.value is not None and not fr.check_path_text(raw.str()):
         raise raw.fail("is not a usable path")
-    labeled: set[int] = set()
-    for r in v.get("labeled_frames", []).items():
-        bounds = r.items()
-        if len(bounds) != 2:
-            raise r.fail("expected an inclusive range [first, last]")
-        first, last = bounds[0].int(), bounds[1].int()
-        if last < first or last >= n_frames:
-            raise r.fail(f"range [{first}, {last}] is not inside the video's {n_frames} frames")
-        labeled.update(range(first, last + 1))
+    labeled = v.get("labeled_frames", []).frame_ranges(n_frames)
     boxes = _Boxes(root / "labels" / folder, n_frames, names, width, height)
     tracks = []
     for t in v.get("tracks", []).items():
