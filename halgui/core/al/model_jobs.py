@@ -1,8 +1,8 @@
 """The model work the app runs in child processes: a whole round, and one window of detections.
 
-Both functions run in a process of their own (see :mod:`halgui.gui.process_job` for why), so
-torch is imported there and never in the GUI process. This module imports neither Qt nor
-torch at module level: the child imports it alone.
+The app runs both in a process of their own (see :mod:`halgui.gui.process_job` for why), so
+torch is imported there and never in the GUI process. This module imports neither Qt (it is
+core) nor torch at module level: the child imports it alone.
 
 - :func:`round_job`: open the project, report the device, run :func:`run_round` on it.
 - :func:`window_view`: the latest model's detections and actor map on the frames of the one
