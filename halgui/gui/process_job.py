@@ -31,7 +31,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from halgui.core.errors import Cancelled, HalguiError
-from halgui.core.progress import CancelFlag, Progress
+from halgui.core.progress import CancelFlag, Progress, Throttle
 
 __all__ = ["ProcessJobError", "in_subprocess", "readable"]
 
@@ -40,7 +40,6 @@ Target = Callable[..., Job]
 
 _POLL_S = 0.05          # how often the parent looks at its cancel flag while waiting
 _STOP_GRACE_S = 30.0    # how long a cancelled child may take to stop before it is killed
-_MIN_INTERVAL_S = 0.02  # progress events closer together than this are dropped (not phases)
 
 
 class ProcessJobError(HalguiError):
@@ -147,20 +146,17 @@ def _child_main(target: Target, args: tuple[Any, ...], nice: int, messages: Any,
                      daemon=True).start()
     try:
         work = target(*args, cancel=flag)
-        last_phase: str | None = None
-        last_sent = 0.0
+        throttle = Throttle()
         while True:
             try:
                 event = next(work)
             except StopIteration as end:
+                for held in throttle.flush():
+                    messages.put(("progress", held))
                 messages.put(("done", end.value))
                 return
-            now = time.monotonic()
-            phase = getattr(event, "phase", None)
-            last = isinstance(event, Progress) and event.done >= event.total
-            if phase != last_phase or last or now - last_sent >= _MIN_INTERVAL_S:
+            if throttle.passes(event):
                 messages.put(("progress", event))
-                last_phase, last_sent = phase, now
     except Cancelled:
         messages.put(("cancelled",))
     except Exception as exc:  # reported to the parent as a message; a bug also on stderr

@@ -4,7 +4,8 @@ Long work in core is a generator that yields :class:`~halgui.core.progress.Progr
 returns its result. :class:`Worker` pulls it on a worker thread (the ``moveToThread`` recipe)
 and turns what happens into signals on the GUI thread::
 
-    progress(Progress)   each yield (throttled to ~50 per second; phase changes always pass)
+    progress(Progress)   each yield, throttled (:class:`~halgui.core.progress.Throttle`:
+                         ~50 per second; phase changes and the last event always pass)
     finished(object)     the generator's return value
     failed(str)          a readable message: str(HalguiError), or "Type: text" for a bug
     cancelled()          the job stopped because cancel() was called
@@ -22,14 +23,13 @@ adapter, as a generator that runs it in a child process
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Generator
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from halgui.core.errors import Cancelled
-from halgui.core.progress import CancelFlag, Progress
+from halgui.core.progress import CancelFlag, Progress, Throttle
 from halgui.gui.process_job import readable
 
 __all__ = ["Job", "Worker", "error_message"]
@@ -38,9 +38,6 @@ Job = Generator[Progress, Any, Any]
 #: What :meth:`Worker.start` takes: a generator, or a function that makes one from the job's
 #: cancel flag (so the work can poll it between steps).
 JobSource = Job | Callable[[CancelFlag], Job]
-
-_MIN_INTERVAL_S = 0.02
-
 
 def error_message(exc: BaseException) -> str:
     """What a person is shown for an exception: the message of a HalguiError (it names the
@@ -61,8 +58,7 @@ class _Runner(QObject):
 
     @Slot()
     def run(self) -> None:
-        last_phase: str | None = None
-        last_emit = 0.0
+        throttle = Throttle()
         try:
             while True:
                 if self._cancel.cancelled:
@@ -72,14 +68,12 @@ class _Runner(QObject):
                 try:
                     event = next(self._work)
                 except StopIteration as stop:
+                    for held in throttle.flush():
+                        self.progress.emit(held)
                     self.ended.emit("finished", stop.value)
                     return
-                now = time.monotonic()
-                last = isinstance(event, Progress) and event.done >= event.total
-                phase = getattr(event, "phase", None)
-                if phase != last_phase or last or now - last_emit >= _MIN_INTERVAL_S:
+                if throttle.passes(event):
                     self.progress.emit(event)
-                    last_phase, last_emit = phase, now
         except Cancelled:
             self.ended.emit("cancelled", None)
         except Exception as exc:  # a bug in the job must not kill the app: report it

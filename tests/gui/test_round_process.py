@@ -28,6 +28,13 @@ def failing(kind, *, cancel):
     return 1 / 0
 
 
+def quick(n, *, cancel):
+    """Yields far faster than 50 events a second; the last is not a final one."""
+    for i in range(n):
+        yield Progress("scoring", i, 10 * n)
+    return n
+
+
 def endless(marker, *, cancel):
     """Yields until cancelled; writes ``marker`` from its finally block (cleanup ran)."""
     try:
@@ -67,6 +74,16 @@ def test_errors_come_back_as_their_readable_message(qtbot, kind, message):
     with qtbot.waitSignal(worker.failed, timeout=60_000) as failed:
         worker.start(in_subprocess(failing, kind))
     assert failed.args == [message]
+
+
+def test_the_last_event_from_the_child_arrives(qtbot):
+    worker = Worker()
+    seen = []
+    worker.progress.connect(seen.append)
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        worker.start(in_subprocess(quick, 500))
+    assert seen[-1] == Progress("scoring", 499, 5000)
+    assert len(seen) < 100
 
 
 def test_cancel_stops_the_child_after_its_cleanup(qtbot, tmp_path):

@@ -1,4 +1,5 @@
-"""The worker adapter: progress, result, readable failures, cancel, one job at a time."""
+"""The worker adapter: progress (throttled, the last event kept), result, readable failures,
+cancel, one job at a time."""
 
 import threading
 
@@ -58,6 +59,21 @@ def test_a_bug_is_reported_without_a_traceback(qtbot):
     with qtbot.waitSignal(worker.failed, timeout=5000) as blocker:
         worker.start(job())
     assert blocker.args == ["ZeroDivisionError: division by zero"]
+
+
+def test_the_last_event_arrives_even_when_it_comes_too_soon(qtbot):
+    def job():
+        for i in range(500):  # far faster than 50 a second; the last is not a final one
+            yield Progress("scoring", i, 1000)
+        return None
+
+    worker = Worker()
+    seen = []
+    worker.progress.connect(seen.append)
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        worker.start(job())
+    assert seen[-1] == Progress("scoring", 499, 1000)
+    assert len(seen) < 100
 
 
 def test_cancel_stops_at_the_next_yield_and_closes_the_generator(qtbot):
