@@ -8,7 +8,6 @@ found after the window shows, without torch (see :func:`halgui.core.device.detec
 from __future__ import annotations
 
 import sys
-import traceback
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -19,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from halgui import __version__
 from halgui.core.device import detect_device
-from halgui.core.errors import HalguiError
+from halgui.core.error_report import log_failure
 from halgui.gui.icons import app_icon
 
 if TYPE_CHECKING:
@@ -82,13 +81,13 @@ def run(project_dir: Path | None = None) -> int:
 
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """An exception that escaped a slot: a message box (the file and the reason for a
-    HalguiError), the traceback on stderr for a bug. The app keeps running."""
+    HalguiError, a bug to report otherwise), a bug's traceback in the log. The app keeps
+    running."""
     from halgui.gui.dialogs.messages import show_error
 
     if issubclass(kind, KeyboardInterrupt):
         QApplication.quit()
         return
-    if not isinstance(exc, HalguiError):
-        traceback.print_exception(kind, exc, tb, file=sys.stderr)
+    log_failure(exc, "an event handler")
     if QApplication.instance() is not None:
         show_error(QApplication.activeWindow(), "halgui", exc)

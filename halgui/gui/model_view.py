@@ -29,6 +29,7 @@ from halgui.core.al import model_jobs
 from halgui.core.al.model_jobs import Shown, WindowView
 from halgui.core.al.rounds import latest_checkpoint
 from halgui.core.annotations import Box, Keyframe, Track, clip_box
+from halgui.core.error_report import describe_error
 from halgui.core.errors import BoxError, Cancelled
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import Project, VideoRecord
@@ -158,11 +159,11 @@ class ModelOverlay(QObject):
             self._views.popitem(last=False)
         self.show_frame(self._frame)
 
-    @Slot(str)
-    def _failed(self, message: str) -> None:
+    @Slot(object)
+    def _failed(self, error: BaseException) -> None:
         if self._video is not None and self._checkpoint is not None:
             self._broken.add((self._checkpoint, self._video.id))
-        self.last_error = message
+        self.last_error = describe_error(error)[0]
 
     def _show(self, view: WindowView) -> None:
         if self._canvas is None:

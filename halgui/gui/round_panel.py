@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 
 from halgui.core.al.model_jobs import NICE, round_job
 from halgui.core.al.rounds import RoundConfig, RoundResult
+from halgui.core.error_report import describe_error
 from halgui.core.progress import Progress
 from halgui.core.project import Project
 from halgui.gui.dialogs.messages import show_error
@@ -173,14 +174,14 @@ class RoundController(QObject):
         self.finished.emit(result)
         self.ended.emit()
 
-    @Slot(str)
-    def _failed(self, text: str) -> None:
+    @Slot(object)
+    def _failed(self, error: BaseException) -> None:
         self.progress.hide()
         self.ended.emit()
         self.message.emit("The round failed; nothing was changed")
         show_error(self._parent, "The round failed",
-                   f"{text}\n\nNothing was changed: the labels and the model in use are as "
-                   "they were.")
+                   f"{describe_error(error)[0]}\n\nNothing was changed: the labels and the "
+                   "model in use are as they were.")
 
     @Slot()
     def _cancelled(self) -> None:

@@ -7,7 +7,9 @@ and turns what happens into signals on the GUI thread::
     progress(Progress)   each yield, throttled (:class:`~halgui.core.progress.Throttle`:
                          ~50 per second; phase changes and the last event always pass)
     finished(object)     the generator's return value
-    failed(str)          a readable message: str(HalguiError), or "Type: text" for a bug
+    failed(object)       the exception the job raised (describe it to a person with
+                         :func:`halgui.core.error_report.describe_error`; a bug's traceback
+                         is already in the log)
     cancelled()          the job stopped because cancel() was called
 
 Exactly one of the last three ends each job, after the thread has stopped, so a slot may start
@@ -28,21 +30,16 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from halgui.core.error_report import log_failure
 from halgui.core.errors import Cancelled
 from halgui.core.progress import CancelFlag, Progress, Throttle
-from halgui.gui.process_job import readable
 
-__all__ = ["Job", "Worker", "error_message"]
+__all__ = ["Job", "Worker"]
 
 Job = Generator[Progress, Any, Any]
 #: What :meth:`Worker.start` takes: a generator, or a function that makes one from the job's
 #: cancel flag (so the work can poll it between steps).
 JobSource = Job | Callable[[CancelFlag], Job]
-
-def error_message(exc: BaseException) -> str:
-    """What a person is shown for an exception: the message of a HalguiError (it names the
-    file and the problem), the type and text of anything else. Never a traceback."""
-    return readable(exc)
 
 
 class _Runner(QObject):
@@ -77,7 +74,8 @@ class _Runner(QObject):
         except Cancelled:
             self.ended.emit("cancelled", None)
         except Exception as exc:  # a bug in the job must not kill the app: report it
-            self.ended.emit("failed", error_message(exc))
+            log_failure(exc, f"background job {getattr(self._work, '__qualname__', '')}")
+            self.ended.emit("failed", exc)
 
 
 class Worker(QObject):
@@ -85,7 +83,7 @@ class Worker(QObject):
 
     progress = Signal(object)
     finished = Signal(object)
-    failed = Signal(str)
+    failed = Signal(object)  # the exception
     cancelled = Signal()
     runningChanged = Signal(bool)
 
@@ -141,7 +139,7 @@ class Worker(QObject):
         if kind == "finished":
             self.finished.emit(payload)
         elif kind == "failed":
-            self.failed.emit(str(payload))
+            self.failed.emit(payload)
         else:
             self.cancelled.emit()
 
