@@ -9,7 +9,8 @@ needs to know the other exists.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Iterator
+import time
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -50,6 +51,48 @@ class CancelFlag:
         """Raise :class:`Cancelled` if cancellation was asked for."""
         if self._event.is_set():
             raise Cancelled("cancelled")
+
+
+class Throttle:
+    """Which progress events to pass on, so a job yielding thousands a second does not flood
+    the GUI's event loop (or the pipe from a child process).
+
+    An event passes when its phase differs from the last one passed, when it is a final one
+    (``done >= total``), or when at least ``min_interval_s`` has gone by since the last one
+    passed; the others are held back, each replacing the one before. :meth:`flush` hands over
+    the one still held when the work ends, so the last event is always delivered. ``clock``
+    is a seconds counter (a fake one in tests).
+    """
+
+    #: 50 events a second is smoother than a progress bar needs and far below what costs time
+    MIN_INTERVAL_S = 0.02
+
+    def __init__(self, min_interval_s: float = MIN_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.min_interval_s = min_interval_s
+        self._clock = clock
+        self._phase: str | None = None
+        self._sent_at: float | None = None
+        self._held: list[object] = []  # at most one: the latest held back (may be None)
+
+    def passes(self, event: object) -> bool:
+        """Whether to pass ``event`` on now; if not, it is held until :meth:`flush`."""
+        now = self._clock()
+        phase = getattr(event, "phase", None)
+        final = isinstance(event, Progress) and event.done >= event.total
+        if (self._sent_at is None or phase != self._phase or final
+                or now - self._sent_at >= self.min_interval_s):
+            self._phase, self._sent_at = phase, now
+            self._held.clear()
+            return True
+        self._held[:] = [event]
+        return False
+
+    def flush(self) -> list[object]:
+        """The event held back since the last one passed (none, or one), to deliver at the
+        end."""
+        held, self._held = self._held, []
+        return held
 
 
 def run_to_end(work: Generator[Progress, None, T] | Iterator[Progress]) -> T | None:

@@ -2,13 +2,12 @@
 
 Start-up stays light: torch and the model code are imported only when a round runs, so the
 window is up in well under the 1.5 s DESIGN target. The device shown in the status bar is
-found after the window shows, without torch (see :func:`detect_device`).
+found after the window shows, without torch (see :func:`halgui.core.device.detect_device`).
 """
 
 from __future__ import annotations
 
 import sys
-import traceback
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -18,13 +17,14 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from halgui import __version__
-from halgui.core.errors import HalguiError
+from halgui.core.device import detect_device
+from halgui.core.error_report import log_failure
 from halgui.gui.icons import app_icon
 
 if TYPE_CHECKING:
     from halgui.gui.main_window import MainWindow
 
-__all__ = ["detect_device", "make_app", "make_window", "run"]
+__all__ = ["make_app", "make_window", "run"]
 
 ORGANIZATION = "halgui"
 APPLICATION = "halgui"
@@ -79,38 +79,15 @@ def run(project_dir: Path | None = None) -> int:
     return code
 
 
-def detect_device() -> str:
-    """The GPU training would use, or "CPU", without importing torch: an NVIDIA driver lists
-    its GPUs under /proc; when torch is already loaded (a round ran), it is asked instead."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        try:
-            if torch.cuda.is_available():
-                return f"GPU: {torch.cuda.get_device_name(0)}"
-            if torch.backends.mps.is_available():
-                return "GPU: Apple MPS"
-        except Exception:  # a broken driver: training would fall back to the CPU too
-            return "CPU"
-        return "CPU"
-    for info in sorted(Path("/proc/driver/nvidia/gpus").glob("*/information")):
-        try:
-            for line in info.read_text().splitlines():
-                if line.startswith("Model:"):
-                    return f"GPU: {line.split(':', 1)[1].strip()}"
-        except OSError:
-            continue
-    return "CPU"
-
-
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """An exception that escaped a slot: a message box (the file and the reason for a
-    HalguiError), the traceback on stderr for a bug. The app keeps running."""
+    HalguiError, a bug to report otherwise), a bug's traceback in the log. The app keeps
+    running."""
     from halgui.gui.dialogs.messages import show_error
 
     if issubclass(kind, KeyboardInterrupt):
         QApplication.quit()
         return
-    if not isinstance(exc, HalguiError):
-        traceback.print_exception(kind, exc, tb, file=sys.stderr)
+    log_failure(exc, "an event handler")
     if QApplication.instance() is not None:
         show_error(QApplication.activeWindow(), "halgui", exc)

@@ -58,7 +58,7 @@ class MainWindow(QMainWindow):
         self.worker = Worker(self)
         self._job: tuple[str, Callable[[object], object]] = ("", lambda _: None)
         self.worker.finished.connect(lambda result: self._job_ended("finished", result))
-        self.worker.failed.connect(lambda message: self._job_ended("failed", message))
+        self.worker.failed.connect(lambda error: self._job_ended("failed", error))
         self.worker.cancelled.connect(lambda: self._job_ended("cancelled"))
         self.setWindowTitle("halgui")
         self.setAcceptDrops(True)
@@ -313,7 +313,8 @@ class MainWindow(QMainWindow):
         if kind == "finished":
             on_done(payload)
         elif kind == "failed":
-            show_error(self, title, str(payload))
+            assert isinstance(payload, BaseException)  # Worker.failed carries the exception
+            show_error(self, title, payload)
         else:
             self.statusBar().showMessage(f"{title}: cancelled", 5000)
 

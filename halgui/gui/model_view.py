@@ -3,7 +3,7 @@ its boxes as keyframes.
 
 :class:`ModelOverlay` asks a helper process (one, kept while the project is open, so torch and
 the model load once; CPU, low priority) for the model's view of the prediction window that
-holds the shown frame (:func:`halgui.gui.model_jobs.window_view`, T frames at stride s), through
+holds the shown frame (:func:`halgui.core.al.model_jobs.window_view`, T frames at stride s), through
 the one :class:`Worker` adapter, and keeps the windows it got. The canvas shows the frame's
 detections (thin boxes, toggle D) and the actor map as its heatmap (toggle H). A round that
 ends calls :meth:`ModelOverlay.reload`, which switches to the new checkpoint.
@@ -25,15 +25,16 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from halgui.core.al import model_jobs
+from halgui.core.al.model_jobs import Shown, WindowView
 from halgui.core.al.rounds import latest_checkpoint
 from halgui.core.annotations import Box, Keyframe, Track, clip_box
+from halgui.core.error_report import describe_error
 from halgui.core.errors import BoxError, Cancelled
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import Project, VideoRecord
-from halgui.gui import model_jobs
 from halgui.gui.commands import VideoLabels, continuing_track
 from halgui.gui.label_events import LabelEvents
-from halgui.gui.model_jobs import Shown, WindowView
 from halgui.gui.worker import Worker
 
 __all__ = ["AcceptBoxes", "ModelOverlay", "overlapping"]
@@ -158,11 +159,11 @@ class ModelOverlay(QObject):
             self._views.popitem(last=False)
         self.show_frame(self._frame)
 
-    @Slot(str)
-    def _failed(self, message: str) -> None:
+    @Slot(object)
+    def _failed(self, error: BaseException) -> None:
         if self._video is not None and self._checkpoint is not None:
             self._broken.add((self._checkpoint, self._video.id))
-        self.last_error = message
+        self.last_error = describe_error(error)[0]
 
     def _show(self, view: WindowView) -> None:
         if self._canvas is None:

@@ -3,8 +3,10 @@
 :func:`in_subprocess` turns ``target(*args, cancel=flag)`` (a module-level function that
 returns a progress generator) into a job for :class:`halgui.gui.worker.Worker`: the worker
 thread pulls a generator that starts a ``spawn`` process, relays the child's progress events
-from a queue, returns the child's return value and raises what the child raised (a
-:class:`Cancelled`, or a :class:`ProcessJobError` carrying the readable message). Cancelling
+from a queue, returns the child's return value and raises what the child raised: a
+:class:`Cancelled`; a :class:`ProcessJobError` with the message of a HalguiError; or, for a
+bug, a :class:`~halgui.core.error_report.RemoteBug` with the original type's name, message and
+traceback (sent as plain data: the exception itself may not pickle). Cancelling
 the job (the worker's flag, or closing the generator) sets an event the child turns into its
 own cancel flag; the generator then waits for the child to stop cleanly (its ``finally``
 blocks run there) before it returns, and kills it only if it does not stop in time.
@@ -26,34 +28,24 @@ import os
 import queue as queue_mod
 import threading
 import time
-import traceback
 from collections.abc import Callable, Generator
 from typing import Any
 
+from halgui.core.error_report import RemoteBug, format_traceback
 from halgui.core.errors import Cancelled, HalguiError
-from halgui.core.progress import CancelFlag, Progress
+from halgui.core.progress import CancelFlag, Progress, Throttle
 
-__all__ = ["ProcessJobError", "in_subprocess", "readable"]
+__all__ = ["ProcessJobError", "in_subprocess"]
 
 Job = Generator[Progress, Any, Any]
 Target = Callable[..., Job]
 
 _POLL_S = 0.05          # how often the parent looks at its cancel flag while waiting
 _STOP_GRACE_S = 30.0    # how long a cancelled child may take to stop before it is killed
-_MIN_INTERVAL_S = 0.02  # progress events closer together than this are dropped (not phases)
 
 
 class ProcessJobError(HalguiError):
-    """A job failed in its process; the message is the readable one the child reported."""
-
-
-def readable(exc: BaseException) -> str:
-    """What a person is shown for an exception: the message of a HalguiError (it names the
-    file and the problem), the type and text of anything else. Never a traceback."""
-    if isinstance(exc, HalguiError):
-        return str(exc)
-    text = str(exc) or "(no message)"
-    return f"{type(exc).__name__}: {text}"
+    """A job's process stopped unexpectedly, or raised a HalguiError (whose message this is)."""
 
 
 def in_subprocess(target: Target, *args: Any, nice: int = 0
@@ -111,7 +103,7 @@ def _relay(target: Target, args: tuple[Any, ...], nice: int, cancel: CancelFlag 
             elif kind == "cancelled":
                 raise Cancelled("cancelled")
             else:
-                raise ProcessJobError(message[1])
+                raise _rebuilt(*message[1:])
     finally:
         stop()
         _wait(child, messages, _STOP_GRACE_S)
@@ -136,6 +128,13 @@ def _wait(child: mp.process.BaseProcess, messages: Any, timeout: float) -> None:
     child.join(5.0)
 
 
+def _rebuilt(user_error: bool, type_name: str, text: str, traceback: str) -> Exception:
+    """The child's exception, from what :func:`_failure` sent."""
+    if user_error:
+        return ProcessJobError(text)
+    return RemoteBug(type_name, text, traceback)
+
+
 # ---------------------------------------------------------------------- in the child
 def _child_main(target: Target, args: tuple[Any, ...], nice: int, messages: Any,
                 stop: Any) -> None:
@@ -147,29 +146,30 @@ def _child_main(target: Target, args: tuple[Any, ...], nice: int, messages: Any,
                      daemon=True).start()
     try:
         work = target(*args, cancel=flag)
-        last_phase: str | None = None
-        last_sent = 0.0
+        throttle = Throttle()
         while True:
             try:
                 event = next(work)
             except StopIteration as end:
+                for held in throttle.flush():
+                    messages.put(("progress", held))
                 messages.put(("done", end.value))
                 return
-            now = time.monotonic()
-            phase = getattr(event, "phase", None)
-            last = isinstance(event, Progress) and event.done >= event.total
-            if phase != last_phase or last or now - last_sent >= _MIN_INTERVAL_S:
+            if throttle.passes(event):
                 messages.put(("progress", event))
-                last_phase, last_sent = phase, now
     except Cancelled:
         messages.put(("cancelled",))
-    except Exception as exc:  # reported to the parent as a message; a bug also on stderr
-        if not isinstance(exc, HalguiError):
-            traceback.print_exc()
-        messages.put(("failed", readable(exc)))
+    except Exception as exc:  # the parent raises it again, and logs a bug's traceback
+        messages.put(_failure(exc))
     finally:
         messages.close()
         messages.join_thread()
+
+
+def _failure(exc: BaseException) -> tuple[str, bool, str, str, str]:
+    """What the parent needs to raise ``exc`` again: plain data, which always pickles."""
+    return ("failed", isinstance(exc, HalguiError), type(exc).__name__, str(exc),
+            format_traceback(exc))
 
 
 def _watch(stop: Any, flag: CancelFlag) -> None:

@@ -1,7 +1,7 @@
 """Retraining from the app: one round in the background, its progress, its end.
 
 :class:`RoundController` owns the rounds' :class:`Worker` (the one adapter) and starts
-:func:`halgui.gui.model_jobs.round_job` in a child process through
+:func:`halgui.core.al.model_jobs.round_job` in a child process through
 :func:`~halgui.gui.process_job.in_subprocess`, with the project's :class:`RoundSettings`
 applied to :attr:`RoundController.base`. The round reads a snapshot of the labels taken when
 it starts, so labeling goes on meanwhile and what is drawn now counts in the next round. One
@@ -20,12 +20,13 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
+from halgui.core.al.model_jobs import NICE, round_job
 from halgui.core.al.rounds import RoundConfig, RoundResult
+from halgui.core.error_report import describe_error
 from halgui.core.progress import Progress
 from halgui.core.project import Project
 from halgui.gui.dialogs.messages import show_error
 from halgui.gui.dialogs.round_settings import RoundSettings
-from halgui.gui.model_jobs import NICE, round_job
 from halgui.gui.process_job import in_subprocess
 from halgui.gui.worker import Worker
 
@@ -173,14 +174,14 @@ class RoundController(QObject):
         self.finished.emit(result)
         self.ended.emit()
 
-    @Slot(str)
-    def _failed(self, text: str) -> None:
+    @Slot(object)
+    def _failed(self, error: BaseException) -> None:
         self.progress.hide()
         self.ended.emit()
         self.message.emit("The round failed; nothing was changed")
         show_error(self._parent, "The round failed",
-                   f"{text}\n\nNothing was changed: the labels and the model in use are as "
-                   "they were.")
+                   f"{describe_error(error)[0]}\n\nNothing was changed: the labels and the "
+                   "model in use are as they were.")
 
     @Slot()
     def _cancelled(self) -> None:

@@ -4,9 +4,12 @@ Long work in core is a generator that yields :class:`~halgui.core.progress.Progr
 returns its result. :class:`Worker` pulls it on a worker thread (the ``moveToThread`` recipe)
 and turns what happens into signals on the GUI thread::
 
-    progress(Progress)   each yield (throttled to ~50 per second; phase changes always pass)
+    progress(Progress)   each yield, throttled (:class:`~halgui.core.progress.Throttle`:
+                         ~50 per second; phase changes and the last event always pass)
     finished(object)     the generator's return value
-    failed(str)          a readable message: str(HalguiError), or "Type: text" for a bug
+    failed(object)       the exception the job raised (describe it to a person with
+                         :func:`halgui.core.error_report.describe_error`; a bug's traceback
+                         is already in the log)
     cancelled()          the job stopped because cancel() was called
 
 Exactly one of the last three ends each job, after the thread has stopped, so a slot may start
@@ -22,30 +25,21 @@ adapter, as a generator that runs it in a child process
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Generator
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from halgui.core.error_report import log_failure
 from halgui.core.errors import Cancelled
-from halgui.core.progress import CancelFlag, Progress
-from halgui.gui.process_job import readable
+from halgui.core.progress import CancelFlag, Progress, Throttle
 
-__all__ = ["Job", "Worker", "error_message"]
+__all__ = ["Job", "Worker"]
 
 Job = Generator[Progress, Any, Any]
 #: What :meth:`Worker.start` takes: a generator, or a function that makes one from the job's
 #: cancel flag (so the work can poll it between steps).
 JobSource = Job | Callable[[CancelFlag], Job]
-
-_MIN_INTERVAL_S = 0.02
-
-
-def error_message(exc: BaseException) -> str:
-    """What a person is shown for an exception: the message of a HalguiError (it names the
-    file and the problem), the type and text of anything else. Never a traceback."""
-    return readable(exc)
 
 
 class _Runner(QObject):
@@ -61,8 +55,7 @@ class _Runner(QObject):
 
     @Slot()
     def run(self) -> None:
-        last_phase: str | None = None
-        last_emit = 0.0
+        throttle = Throttle()
         try:
             while True:
                 if self._cancel.cancelled:
@@ -72,18 +65,17 @@ class _Runner(QObject):
                 try:
                     event = next(self._work)
                 except StopIteration as stop:
+                    for held in throttle.flush():
+                        self.progress.emit(held)
                     self.ended.emit("finished", stop.value)
                     return
-                now = time.monotonic()
-                last = isinstance(event, Progress) and event.done >= event.total
-                phase = getattr(event, "phase", None)
-                if phase != last_phase or last or now - last_emit >= _MIN_INTERVAL_S:
+                if throttle.passes(event):
                     self.progress.emit(event)
-                    last_phase, last_emit = phase, now
         except Cancelled:
             self.ended.emit("cancelled", None)
         except Exception as exc:  # a bug in the job must not kill the app: report it
-            self.ended.emit("failed", error_message(exc))
+            log_failure(exc, f"background job {getattr(self._work, '__qualname__', '')}")
+            self.ended.emit("failed", exc)
 
 
 class Worker(QObject):
@@ -91,7 +83,7 @@ class Worker(QObject):
 
     progress = Signal(object)
     finished = Signal(object)
-    failed = Signal(str)
+    failed = Signal(object)  # the exception
     cancelled = Signal()
     runningChanged = Signal(bool)
 
@@ -147,7 +139,7 @@ class Worker(QObject):
         if kind == "finished":
             self.finished.emit(payload)
         elif kind == "failed":
-            self.failed.emit(str(payload))
+            self.failed.emit(payload)
         else:
             self.cancelled.emit()
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from halgui.core import proposals as store
 from halgui.core.al.data import ClipConfig
+from halgui.core.al.model_jobs import round_job
 from halgui.core.al.oracle import Oracle
 from halgui.core.al.rounds import RoundConfig, run_round
 from halgui.core.al.strategies import SelectionConfig
@@ -25,7 +26,6 @@ from halgui.core.synthetic import SynthConfig, generate
 from halgui.gui import round_panel
 from halgui.gui.dialogs.round_settings import RoundSettings
 from halgui.gui.main_window import MainWindow
-from halgui.gui.model_jobs import round_job
 from halgui.gui.model_view import AcceptBoxes
 from tests.gui.test_canvas import drag_scene
 

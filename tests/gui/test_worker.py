@@ -1,7 +1,9 @@
-"""The worker adapter: progress, result, readable failures, cancel, one job at a time."""
+"""The worker adapter: progress (throttled, the last event kept), result, failures as the
+exception (a bug's traceback in the log), cancel, one job at a time."""
 
 import threading
 
+from halgui.core.error_report import describe_error
 from halgui.core.errors import VideoError
 from halgui.core.progress import Progress
 from halgui.gui.worker import Worker
@@ -38,18 +40,22 @@ def test_runs_on_another_thread(qtbot):
     assert threads and threads[0] != threading.get_ident()
 
 
-def test_halgui_error_is_reported_as_its_message(qtbot):
+def test_a_halgui_error_is_carried_as_the_exception_and_not_logged(qtbot, caplog):
+    error = VideoError("/videos/a.mp4", "is truncated")
+
     def job():
         yield Progress("probing", 0, 1)
-        raise VideoError("/videos/a.mp4", "is truncated")
+        raise error
 
     worker = Worker()
     with qtbot.waitSignal(worker.failed, timeout=5000) as blocker:
         worker.start(job())
-    assert blocker.args == ["/videos/a.mp4: is truncated"]
+    assert blocker.args == [error]
+    assert describe_error(blocker.args[0]) == ("/videos/a.mp4: is truncated", False)
+    assert [r for r in caplog.records if r.name == "halgui"] == []
 
 
-def test_a_bug_is_reported_without_a_traceback(qtbot):
+def test_a_bug_is_carried_as_the_exception_with_its_traceback_in_the_log(qtbot, caplog):
     def job():
         yield Progress("x", 0, 1)
         return 1 / 0
@@ -57,7 +63,26 @@ def test_a_bug_is_reported_without_a_traceback(qtbot):
     worker = Worker()
     with qtbot.waitSignal(worker.failed, timeout=5000) as blocker:
         worker.start(job())
-    assert blocker.args == ["ZeroDivisionError: division by zero"]
+    (error,) = blocker.args
+    assert isinstance(error, ZeroDivisionError)
+    assert describe_error(error)[1]
+    assert "Traceback (most recent call last)" in caplog.text
+    assert "return 1 / 0" in caplog.text
+
+
+def test_the_last_event_arrives_even_when_it_comes_too_soon(qtbot):
+    def job():
+        for i in range(500):  # far faster than 50 a second; the last is not a final one
+            yield Progress("scoring", i, 1000)
+        return None
+
+    worker = Worker()
+    seen = []
+    worker.progress.connect(seen.append)
+    with qtbot.waitSignal(worker.finished, timeout=5000):
+        worker.start(job())
+    assert seen[-1] == Progress("scoring", 499, 1000)
+    assert len(seen) < 100
 
 
 def test_cancel_stops_at_the_next_yield_and_closes_the_generator(qtbot):

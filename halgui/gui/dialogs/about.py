@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from halgui import __version__
+from halgui.core.device import detect_device
 from halgui.gui.icons import app_icon
 
 __all__ = ["AboutDialog", "about_info", "show_about"]
@@ -43,8 +44,6 @@ def _dist_version(name: str) -> str:
 def about_info() -> dict[str, str]:
     """The facts the dialog shows, in order: halgui, PyTorch, Qt, PySide6, Python, system,
     device (the GPU a round would train on, or CPU)."""
-    from halgui.gui.app import detect_device
-
     frozen = " (standalone app)" if getattr(sys, "frozen", False) else ""
     return {
         "halgui": __version__ + frozen,

@@ -1,8 +1,8 @@
 """The model work the app runs in child processes: a whole round, and one window of detections.
 
-Both functions run in a process of their own (see :mod:`halgui.gui.process_job` for why), so
-torch is imported there and never in the GUI process. This module imports neither Qt nor
-torch at module level: the child imports it alone.
+The app runs both in a process of their own (see :mod:`halgui.gui.process_job` for why), so
+torch is imported there and never in the GUI process. This module imports neither Qt (it is
+core) nor torch at module level: the child imports it alone.
 
 - :func:`round_job`: open the project, report the device, run :func:`run_round` on it.
 - :func:`window_view`: the latest model's detections and actor map on the frames of the one
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from halgui.core.al.rounds import RoundConfig, RoundResult
+from halgui.core.error_report import RemoteBug
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import Project
@@ -98,14 +99,15 @@ _frames: dict[tuple[str, int], np.ndarray] = {}  # (video path, size) -> clip-ca
 
 def window_view(checkpoint: str, video_path: str, cache_dir: str, frame_size: tuple[int, int],
                 frame: int, min_score: float = 0.05) -> WindowView:
-    """:func:`model_window` for the helper process: any error comes back as a plain
-    :class:`HalguiError` with the readable message (one that always pickles)."""
-    from halgui.gui.process_job import readable
-
+    """:func:`model_window` for the helper process. Its errors come back as exceptions that
+    always pickle: a HalguiError as a plain :class:`HalguiError` with its message, a bug as a
+    :class:`~halgui.core.error_report.RemoteBug` (with its traceback, for the log)."""
     try:
         return model_window(checkpoint, video_path, cache_dir, frame_size, frame, min_score)
+    except HalguiError as exc:
+        raise HalguiError(str(exc)) from None
     except Exception as exc:
-        raise HalguiError(readable(exc)) from None
+        raise RemoteBug.of(exc) from None
 
 
 def model_window(checkpoint: str, video_path: str, cache_dir: str, frame_size: tuple[int, int],
