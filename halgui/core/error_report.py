@@ -12,13 +12,31 @@ name, message, formatted traceback), since the original exception may not pickle
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import traceback as traceback_mod
+from pathlib import Path
 
 from halgui.core.errors import HalguiError
 
-__all__ = ["RemoteBug", "bug_summary", "describe_error", "format_traceback", "log_failure"]
+__all__ = ["RemoteBug", "bug_summary", "describe_error", "format_traceback", "log_failure",
+           "log_to_file"]
 
 log = logging.getLogger("halgui")
+_log_path: Path | None = None
+
+
+def log_to_file(path: Path, max_bytes: int = 1_000_000, backups: int = 2) -> Path:
+    """Send the ``halgui`` log to ``path`` as well (rotated at ``max_bytes``), so that a bug
+    met in the windowed app, which has no terminal, leaves its traceback where the person who
+    reports it can find it; the message shown for a bug names this file."""
+    global _log_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes,
+                                                   backupCount=backups, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    _log_path = path
+    return path
 
 
 class RemoteBug(Exception):
@@ -55,8 +73,9 @@ def describe_error(exc: BaseException) -> tuple[str, bool]:
     as it is; for a bug, a summary and a request to report it. Never a traceback."""
     if isinstance(exc, HalguiError):
         return str(exc), False
+    where = f"the log ({_log_path})" if _log_path is not None else "the log"
     return (f"halgui ran into a bug ({bug_summary(exc)}). Please report it; the details are "
-            "in the log."), True
+            f"in {where}."), True
 
 
 def log_failure(exc: BaseException, what: str) -> None:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from halgui import __version__
 from halgui.core.device import detect_device
-from halgui.core.error_report import log_failure
+from halgui.core.error_report import log_failure, log_to_file
 from halgui.gui.icons import app_icon
 
 if TYPE_CHECKING:
@@ -72,6 +72,9 @@ def make_window(project_dir: Path | None = None, settings: QSettings | None = No
 def run(project_dir: Path | None = None) -> int:
     """Open the app (on ``project_dir`` if given) and run until the window closes."""
     app = make_app()
+    from platformdirs import user_log_path
+
+    log_to_file(user_log_path(APPLICATION, ORGANIZATION) / "halgui.log")
     sys.excepthook = _excepthook
     window = make_window(project_dir, show=True)  # held: the window lives while the app runs
     code = app.exec()

@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from halgui.core.error_report import RemoteBug, describe_error, log_failure
+from halgui.core.error_report import RemoteBug, describe_error, log_failure, log_to_file
 from halgui.core.errors import FormatError, HalguiError, VideoError
 
 
@@ -71,3 +71,23 @@ def test_a_remote_bug_pickles_and_keeps_type_message_and_traceback(caplog):
     with caplog.at_level(logging.ERROR, logger="halgui"):
         log_failure(back, "a round")
     assert "a round failed" in caplog.text and "in divide" in caplog.text
+
+
+def test_a_bug_goes_to_the_log_file_which_the_message_names(tmp_path, monkeypatch):
+    import halgui.core.error_report as er
+
+    monkeypatch.setattr(er, "_log_path", None)
+    path = tmp_path / "logs" / "halgui.log"
+    before = list(er.log.handlers)
+    try:
+        assert log_to_file(path) == path
+        log_failure(a_bug(), "scoring")
+        for handler in er.log.handlers:
+            handler.flush()
+        text = path.read_text(encoding="utf-8")
+        assert "scoring failed with a bug" in text and "ZeroDivisionError" in text
+        assert f"the details are in the log ({path})." in describe_error(a_bug())[0]
+    finally:
+        for handler in er.log.handlers[len(before):]:
+            er.log.removeHandler(handler)
+            handler.close()
