@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ class TrainingError(HalguiError):
 class TrainConfig:
     """Training choices; defaults from algorithm.md 3.3."""
 
-    epochs: int = 10
+    epochs: int | None = 10     # most epochs; None: as many as ``minutes`` allows
+    minutes: float | None = None  # stop after about this long (at the end of a step)
     batch_size: int = 8
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -109,22 +111,22 @@ def train(
                                   weight_decay=config.weight_decay)
     autocast = device.type == "cuda" and config.amp
 
-    plans = [epoch_centres(videos, config.clip, config.stew, rng) for _ in range(config.epochs)]
-    bs = config.batch_size
-    schedule = [(e, items[i:i + bs]) for e, items in enumerate(plans)
-                for i in range(0, len(items), bs)]
-    total = len(schedule)
-    batch_rngs = [np.random.default_rng([config.seed, i]) for i in range(total)]
+    if config.epochs is None and config.minutes is None:
+        raise TrainingError("give a number of epochs or a time budget in minutes")
+    plan = _Schedule(videos, config, rng)
 
     def make(i: int) -> Batch:
-        return make_batch(videos, schedule[i][1], config.clip, config.stew, batch_rngs[i])
+        return make_batch(videos, plan.items(i), config.clip, config.stew,
+                          np.random.default_rng([config.seed, i]))
 
     losses: list[float] = []
     start = time.perf_counter()
+    total = plan.total  # steps, or the budget's seconds when only time bounds the run
     model.train()
     yield Progress("training", 0, total, "starting", {"epoch": 0, "epochs": config.epochs,
                                                       "device": str(device)})
-    with contextlib.closing(prefetch(make, total)) as stream:  # stops the builder thread
+    steps = plan.total_steps if plan.total_steps is not None else sys.maxsize
+    with contextlib.closing(prefetch(make, steps)) as stream:  # stops the builder thread
         for step, batch in enumerate(stream, start=1):
             if cancel is not None:
                 cancel.check()
@@ -138,11 +140,17 @@ def train(
                                     "saved (try a lower learning rate)")
             losses.append(loss)
             elapsed = time.perf_counter() - start
-            epoch = schedule[step - 1][0] + 1
-            yield Progress("training", step, total,
-                           f"epoch {epoch}/{config.epochs} loss {loss:.4f}",
+            epoch = plan.epoch_of(step - 1) + 1
+            done, eta = plan.progress(step, elapsed)
+            yield Progress("training", done, total,
+                           f"epoch {epoch}/{config.epochs or '-'} loss {loss:.4f}",
                            {"epoch": epoch, "epochs": config.epochs, "loss": loss,
-                            "eta": elapsed / step * (total - step), "device": str(device)})
+                            "eta": eta, "device": str(device)})
+            if plan.budget_s is not None and elapsed >= plan.budget_s:
+                break  # the time budget is spent: save what was learned so far
+    if not losses:
+        raise TrainingError("no training step ran (no clip to train on)")
+    total = len(losses)
     seconds = time.perf_counter() - start
     path = checkpoint.save(
         out, model, list(class_names), cluster.state() if cluster is not None else None,
@@ -151,6 +159,64 @@ def train(
     )
     return TrainResult(path, total, losses[-1] if losses else float("nan"), losses, seconds,
                        str(device))
+
+
+class _Schedule:
+    """Which clips each step trains on, planned one epoch at a time as steps ask for them, so
+    that a run bounded only by time plans no more than it uses. Called from the batch builder
+    thread alone, in step order."""
+
+    def __init__(self, videos: Sequence[VideoLabels], config: TrainConfig,
+                 rng: np.random.Generator) -> None:
+        self.videos, self.config, self.rng = videos, config, rng
+        self.steps: list[tuple[int, list[tuple[int, int]]]] = []
+        self.epochs_planned = 0
+        self.budget_s = None if config.minutes is None else 60.0 * config.minutes
+        if config.epochs is not None:  # plan everything now: the step count is known
+            while self.epochs_planned < config.epochs:
+                self._plan_epoch()
+        else:
+            self._plan_epoch()
+
+    def _plan_epoch(self) -> None:
+        items = epoch_centres(self.videos, self.config.clip, self.config.stew, self.rng)
+        if not items:
+            raise TrainingError("nothing to train on: no clip has a label or a pseudo-label")
+        bs = self.config.batch_size
+        self.steps.extend((self.epochs_planned, items[i:i + bs])
+                          for i in range(0, len(items), bs))
+        self.epochs_planned += 1
+
+    @property
+    def total_steps(self) -> int | None:
+        """Steps in the whole run; None when only time bounds it."""
+        return len(self.steps) if self.config.epochs is not None else None
+
+    @property
+    def total(self) -> int:
+        """What progress counts up to: steps, or the time budget in seconds when there is one
+        (whichever bound ends the run first, the bar reaches its end then)."""
+        if self.budget_s is None:
+            assert self.total_steps is not None
+            return self.total_steps
+        return max(math.ceil(self.budget_s), 1)
+
+    def progress(self, step: int, elapsed: float) -> tuple[int, float]:
+        """Progress done (in :attr:`total`'s unit) and seconds left after ``step`` steps."""
+        by_steps = (math.inf if self.total_steps is None
+                    else elapsed / step * (self.total_steps - step))
+        if self.budget_s is None:
+            return step, by_steps
+        left = max(min(by_steps, self.budget_s - elapsed), 0.0)
+        return min(round(self.total * (1.0 - left / (elapsed + left or 1.0))), self.total), left
+
+    def items(self, step: int) -> list[tuple[int, int]]:
+        while step >= len(self.steps):
+            self._plan_epoch()
+        return self.steps[step][1]
+
+    def epoch_of(self, step: int) -> int:
+        return self.steps[min(step, len(self.steps) - 1)][0]
 
 
 def train_step(
