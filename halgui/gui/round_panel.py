@@ -21,10 +21,10 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from halgui.core.al.rounds import RoundConfig, RoundResult
+from halgui.core.al.settings import RoundSettings
 from halgui.core.progress import Progress
 from halgui.core.project import Project
 from halgui.gui.dialogs.messages import show_error
-from halgui.gui.dialogs.round_settings import RoundSettings
 from halgui.gui.model_jobs import NICE, round_job
 from halgui.gui.process_job import in_subprocess
 from halgui.gui.worker import Worker
