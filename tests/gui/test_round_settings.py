@@ -1,5 +1,8 @@
 """The Round settings dialog: shows and returns the core settings, saves them for the project,
-offers exactly the valid values and says what round 0 does with them."""
+offers exactly the valid values, says what round 0 does with them, and `halgui round` runs
+what it saved."""
+
+import json
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel
 
@@ -7,6 +10,7 @@ from halgui.core.al.settings import DEVICES, RANGES, RoundSettings
 from halgui.core.al.strategies import STRATEGIES, SelectionConfig
 from halgui.gui.dialogs import round_settings as rs
 from halgui.gui.dialogs.round_settings import RoundSettingsDialog
+from tests.test_cli import halgui
 
 
 def test_dialog_shows_and_returns_the_values(qtbot):
@@ -64,3 +68,26 @@ def test_dialog_says_round_zero_ignores_the_budget(qtbot):
     assert "ignores these settings, the frames per round too" in note[0]
     assert f"{SelectionConfig.cold_fraction:.0%} of the pool's frames" in note[0]
 
+
+def test_halgui_round_runs_what_the_dialog_saved(qtbot, project, reopened, monkeypatch):
+    """Saved in the app, used by the CLI: the round's stored config has the dialog's values,
+    except the one field a flag gives."""
+    def accept(self):
+        self.budget.setValue(40)
+        self.alpha.setValue(25)
+        self.epochs.setValue(3)
+        self.device.setCurrentIndex(self.device.findData("cpu"))
+        self.warm_start.setChecked(False)
+        self.strategy.setCurrentIndex(self.strategy.findData("entropy"))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(RoundSettingsDialog, "exec", accept)
+    assert rs.ask_round_settings(None, project)
+    result = halgui("round", project.folder, "--json", "--epochs", "2")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["round"] == 0
+    config = reopened().rounds()[0].config
+    assert config["strategy"] == "entropy"
+    assert (config["train"]["epochs"], config["train"]["device"],
+            config["train"]["warm_start"]) == (2, "cpu", False)
+    assert (config["selection"]["budget"], config["selection"]["alpha"]) == (40, 0.25)
