@@ -251,7 +251,14 @@ def _format_names() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from halgui.cli_learning import cmd_eval, cmd_predict, cmd_round, cmd_simulate, cmd_train
+    from halgui.cli_learning import (
+        cmd_eval,
+        cmd_predict,
+        cmd_round,
+        cmd_simulate,
+        cmd_train,
+        round_arguments,
+    )
 
     parser = argparse.ArgumentParser(
         prog="halgui",
@@ -354,20 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=96, help="frames per video (default 96)")
 
     p = command("round", cmd_round, "one active-learning round: train, score, select "
-                "(round 0: choose videos by appearance)", json_flag=True)
-    p.add_argument("dir", type=Path)
-    p.add_argument("--strategy", default="claus",
-                   choices=("claus", "claus-no-cluster", "claus-no-stew", "asl", "inter",
-                            "entropy", "uniform", "random"))
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--budget", type=int, default=None,
-                   help="frames to propose (default 0.25%% of the pool, at least 20)")
-    p.add_argument("--alpha", type=float, default=0.5, help="share of the budget for new videos")
-    p.add_argument("--clips-per-epoch", type=int, default=None)
-    p.add_argument("--from-scratch", action="store_true",
-                   help="do not start from the previous round's weights")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+                "(round 0: choose videos by appearance); starts from the project's Round "
+                "settings, changed only by the flags given", json_flag=True)
+    round_arguments(p)
 
     p = command("simulate", cmd_simulate, "benchmark the strategies with a simulated "
                 "annotator (algorithm.md 7): CSV, Markdown table, PNG plot", json_flag=True)

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from halgui.cli import _print, drive
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag
+
+if TYPE_CHECKING:
+    from halgui.core.al.rounds import RoundConfig
+    from halgui.core.project import Project
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -97,26 +102,103 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_round(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from halgui.core.al.rounds import RoundConfig, run_round
-    from halgui.core.al.strategies import SelectionConfig
-    from halgui.core.al.train import TrainConfig
+    from halgui.core.al.rounds import run_round
     from halgui.core.project import Project
 
-    train = TrainConfig(epochs=args.epochs, device=args.device, warm_start=not args.from_scratch)
-    if args.clips_per_epoch is not None:
-        train = dataclasses.replace(train, clip=dataclasses.replace(
-            train.clip, max_clips_per_epoch=args.clips_per_epoch))
-    config = RoundConfig(strategy=args.strategy, train=train, seed=args.seed,
-                         selection=SelectionConfig(budget=args.budget, alpha=args.alpha))
     with Project.open(args.dir) as project:
+        config = round_config(project, args)
         result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
     _print({"round": result.number, "proposals": result.proposals,
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
             "seconds": round(result.seconds, 1),
             **{k: v for k, v in result.metrics.items() if not isinstance(v, dict)}}, args.json)
     return 0
+
+
+def round_config(project: Project, args: argparse.Namespace) -> RoundConfig:
+    """The round ``halgui round`` runs: the project's saved Round settings (what the app's
+    dialog shows), with only the flags given over them, so the app and the CLI agree."""
+    import dataclasses
+
+    from halgui.core.al.rounds import RoundConfig
+    from halgui.core.al.settings import FIELDS, RoundSettings
+
+    given = {name: getattr(args, name) for name in FIELDS if getattr(args, name) is not None}
+    if given.get("budget") == _AUTO:
+        given["budget"] = None
+    base = RoundConfig()
+    if args.seed is not None:
+        base = dataclasses.replace(base, seed=args.seed)
+    if args.clips_per_epoch is not None:
+        base = dataclasses.replace(base, train=dataclasses.replace(
+            base.train, clip=dataclasses.replace(base.train.clip,
+                                                 max_clips_per_epoch=args.clips_per_epoch)))
+    return RoundSettings.resolve(project, given).apply(base)
+
+
+_AUTO = "auto"  # --budget auto: the automatic budget, whatever the project saved
+
+
+class _Choices(Sequence[str]):
+    """Choices read from core when argparse first needs them (to check a value or print
+    help), so that building the parser for every command imports no learning module."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _items(self) -> tuple[str, ...]:
+        from halgui.core.al import settings
+
+        return tuple(getattr(settings, self._name))
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items()[index]
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._items()
+
+
+def _setting(name: str) -> Callable[[str], Any]:
+    """An argparse ``type`` that reads a flag as Round setting ``name`` (with its checks)."""
+
+    def parse(text: str) -> Any:
+        from halgui.core.al.settings import from_text
+
+        try:
+            value = from_text(name, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return _AUTO if value is None else value
+
+    return parse
+
+
+def round_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``halgui round``: each Round setting (default None: the saved one)."""
+    p.add_argument("dir", type=Path)
+    p.add_argument("--strategy", default=None, choices=_Choices("STRATEGY_NAMES"),
+                   metavar="NAME", help="one of: %(choices)s")
+    p.add_argument("--epochs", type=_setting("epochs"), default=None)
+    p.add_argument("--budget", type=_setting("budget"), default=None, metavar="FRAMES",
+                   help="frames to propose, or auto (a share of the pool's frames)")
+    p.add_argument("--alpha", type=_setting("alpha"), default=None,
+                   help="share of the budget for new videos")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--warm-start", dest="warm_start", action="store_const", const=True,
+                       default=None, help="start from the previous round's weights")
+    start.add_argument("--from-scratch", dest="warm_start", action="store_const", const=False,
+                       help="do not start from the previous round's weights")
+    p.add_argument("--device", default=None, choices=_Choices("DEVICES"), metavar="DEVICE",
+                   help="one of: %(choices)s")
+    p.add_argument("--clips-per-epoch", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the round's training and selection")
+    p.epilog = ("Flags not given keep the project's Round settings (the app's Round settings "
+                "dialog), or their defaults if none were saved. Round 0 (no labeled frame yet) "
+                "ignores them: it trains nothing and chooses videos by appearance.")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

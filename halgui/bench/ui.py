@@ -113,11 +113,11 @@ def round_stall(seconds: float = 45.0, device: str = "cpu") -> dict[str, Any]:
     runs on the demo project (see the module docstring); ``{"rows", "context"}``."""
     from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 
+    from halgui.core.al.settings import RoundSettings
     from halgui.core.demo import make_demo
     from halgui.core.progress import run_to_end
     from halgui.core.project import Project
     from halgui.gui.app import make_app
-    from halgui.gui.dialogs.round_settings import RoundSettings
     from halgui.gui.main_window import MainWindow
 
     _offscreen_without_display()

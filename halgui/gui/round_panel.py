@@ -22,11 +22,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 
 from halgui.core.al.model_jobs import NICE, round_job
 from halgui.core.al.rounds import RoundConfig, RoundResult
+from halgui.core.al.settings import RoundSettings
 from halgui.core.error_report import describe_error
 from halgui.core.progress import Progress
 from halgui.core.project import Project
 from halgui.gui.dialogs.messages import show_error
-from halgui.gui.dialogs.round_settings import RoundSettings
 from halgui.gui.process_job import in_subprocess
 from halgui.gui.worker import Worker
 

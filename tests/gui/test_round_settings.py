@@ -1,45 +1,16 @@
-"""Round settings: defaults from the core configs, remembered per project, applied to a round."""
+"""The Round settings dialog: shows and returns the core settings, saves them for the project,
+offers exactly the valid values, says what round 0 does with them, and `halgui round` runs
+what it saved."""
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox
+import json
 
-from halgui.core.al.rounds import RoundConfig
-from halgui.core.al.strategies import SelectionConfig
-from halgui.core.al.train import TrainConfig
-from halgui.core.project import Project
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel
+
+from halgui.core.al.settings import DEVICES, RANGES, RoundSettings
+from halgui.core.al.strategies import STRATEGIES, SelectionConfig
 from halgui.gui.dialogs import round_settings as rs
-from halgui.gui.dialogs.round_settings import RoundSettings, RoundSettingsDialog
-
-
-def test_defaults_come_from_the_core_configs(tmp_path):
-    with Project.create(tmp_path / "p") as project:
-        s = RoundSettings.load(project)
-    assert s == RoundSettings()
-    assert (s.budget, s.alpha) == (SelectionConfig().budget, SelectionConfig().alpha)
-    assert (s.epochs, s.device, s.warm_start) == (TrainConfig().epochs, "auto", True)
-    assert s.strategy == "claus"
-
-
-def test_saved_per_project_and_bad_values_ignored(tmp_path):
-    with Project.create(tmp_path / "a") as a, Project.create(tmp_path / "b") as b:
-        RoundSettings(budget=40, alpha=0.25, epochs=3, device="cpu", warm_start=False,
-                      strategy="entropy").save(a)
-        assert RoundSettings.load(b) == RoundSettings()
-        b.set_setting("round", {"epochs": -1, "device": "tpu", "alpha": 0.1, "x": 1,
-                                "budget": "many", "strategy": "nope"})
-        assert RoundSettings.load(b) == RoundSettings(alpha=0.1)
-    with Project.open(tmp_path / "a") as again:
-        assert RoundSettings.load(again) == RoundSettings(40, 0.25, 3, "cpu", False, "entropy")
-
-
-def test_apply_changes_only_what_the_settings_hold():
-    base = RoundConfig(train=TrainConfig(width=4, batch_size=2), seed=7)
-    config = RoundSettings(budget=12, alpha=0.3, epochs=2, device="cpu", warm_start=False,
-                           strategy="uniform").apply(base)
-    assert config.strategy == "uniform" and config.seed == 7
-    assert (config.train.epochs, config.train.device, config.train.warm_start) == (2, "cpu",
-                                                                                   False)
-    assert (config.train.width, config.train.batch_size) == (4, 2)
-    assert (config.selection.budget, config.selection.alpha) == (12, 0.3)
+from halgui.gui.dialogs.round_settings import RoundSettingsDialog
+from tests.test_cli import halgui
 
 
 def test_dialog_shows_and_returns_the_values(qtbot):
@@ -58,6 +29,8 @@ def test_dialog_shows_and_returns_the_values(qtbot):
 
 
 def test_accepted_dialog_saves_for_the_project(qtbot, tmp_path, monkeypatch):
+    from halgui.core.project import Project
+
     def accept(self):
         self.epochs.setValue(4)
         self.device.setCurrentIndex(self.device.findData("cpu"))
@@ -69,3 +42,52 @@ def test_accepted_dialog_saves_for_the_project(qtbot, tmp_path, monkeypatch):
         assert RoundSettings.load(project) == RoundSettings(epochs=4, device="cpu")
         monkeypatch.setattr(RoundSettingsDialog, "exec", lambda self: 0)
         assert not rs.ask_round_settings(None, project)
+
+
+def test_dialog_offers_exactly_the_valid_values(qtbot):
+    dialog = RoundSettingsDialog(RoundSettings(device="mps"))
+    qtbot.addWidget(dialog)
+    devices = [dialog.device.itemData(i) for i in range(dialog.device.count())]
+    assert devices == list(DEVICES) and "mps" in devices
+    assert dialog.values().device == "mps"  # shown and kept, not replaced by the first entry
+    strategies = [dialog.strategy.itemData(i) for i in range(dialog.strategy.count())]
+    assert strategies == list(STRATEGIES)
+    assert (dialog.budget.maximum(), dialog.epochs.minimum(), dialog.epochs.maximum()) == (
+        RANGES["budget"][1], RANGES["epochs"][0], RANGES["epochs"][1])
+    dialog.epochs.setValue(RANGES["epochs"][1] + 1)  # clamped: the dialog cannot save it
+    assert dialog.values().epochs == RANGES["epochs"][1]
+
+
+def test_dialog_says_round_zero_ignores_the_budget(qtbot):
+    dialog = RoundSettingsDialog(RoundSettings(budget=40))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    shown = [label.text() for label in dialog.findChildren(QLabel) if label.isVisible()]
+    note = [text for text in shown if "Round 0" in text]
+    assert len(note) == 1
+    assert "ignores these settings, the frames per round too" in note[0]
+    assert f"{SelectionConfig.cold_fraction:.0%} of the pool's frames" in note[0]
+
+
+def test_halgui_round_runs_what_the_dialog_saved(qtbot, project, reopened, monkeypatch):
+    """Saved in the app, used by the CLI: the round's stored config has the dialog's values,
+    except the one field a flag gives."""
+    def accept(self):
+        self.budget.setValue(40)
+        self.alpha.setValue(25)
+        self.epochs.setValue(3)
+        self.device.setCurrentIndex(self.device.findData("cpu"))
+        self.warm_start.setChecked(False)
+        self.strategy.setCurrentIndex(self.strategy.findData("entropy"))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(RoundSettingsDialog, "exec", accept)
+    assert rs.ask_round_settings(None, project)
+    result = halgui("round", project.folder, "--json", "--epochs", "2")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["round"] == 0
+    config = reopened().rounds()[0].config
+    assert config["strategy"] == "entropy"
+    assert (config["train"]["epochs"], config["train"]["device"],
+            config["train"]["warm_start"]) == (2, "cpu", False)
+    assert (config["selection"]["budget"], config["selection"]["alpha"]) == (40, 0.25)

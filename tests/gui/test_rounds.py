@@ -16,6 +16,7 @@ from halgui.core.al.data import ClipConfig
 from halgui.core.al.model_jobs import round_job
 from halgui.core.al.oracle import Oracle
 from halgui.core.al.rounds import RoundConfig, run_round
+from halgui.core.al.settings import RoundSettings
 from halgui.core.al.strategies import SelectionConfig
 from halgui.core.al.train import TrainConfig, TrainingError
 from halgui.core.al.uncertainty import UncertaintyConfig
@@ -24,7 +25,6 @@ from halgui.core.progress import run_to_end
 from halgui.core.project import DB_NAME, Project
 from halgui.core.synthetic import SynthConfig, generate
 from halgui.gui import round_panel
-from halgui.gui.dialogs.round_settings import RoundSettings
 from halgui.gui.main_window import MainWindow
 from halgui.gui.model_view import AcceptBoxes
 from tests.gui.test_canvas import drag_scene

@@ -1,14 +1,11 @@
-"""Round settings: what the Retrain button runs, remembered per project.
+"""The Round settings dialog: what the Retrain button runs, remembered per project.
 
-:class:`RoundSettings` is the plain data (saved with :meth:`Project.set_setting` under
-``"round"``) and how it changes a :class:`RoundConfig`; :class:`RoundSettingsDialog` edits it.
+The settings themselves (fields, defaults, valid values, storage) are
+:class:`halgui.core.al.settings.RoundSettings`, shared with ``halgui round``;
+:class:`RoundSettingsDialog` edits them.
 """
 
 from __future__ import annotations
-
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,68 +20,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from halgui.core.al.rounds import RoundConfig
-from halgui.core.al.strategies import STRATEGIES, SelectionConfig
-from halgui.core.al.train import TrainConfig
+from halgui.core.al.settings import DEVICES, RANGES, STRATEGY_NAMES, RoundSettings
+from halgui.core.al.strategies import SelectionConfig
 from halgui.core.project import Project
 
-__all__ = ["DEVICES", "RoundSettings", "RoundSettingsDialog", "ask_round_settings"]
-
-#: Device choices: (stored value, what the dialog shows).
-DEVICES = (("auto", "Auto (the GPU if there is one)"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)"))
-_KEY = "round"
+__all__ = ["RoundSettingsDialog", "ask_round_settings", "round_zero_note"]
 
 
-@dataclass(frozen=True)
-class RoundSettings:
-    """The choices a labeler makes for the next rounds; defaults from the core configs."""
-
-    budget: int | None = SelectionConfig.budget       # frames per round; None: automatic
-    alpha: float = SelectionConfig.alpha               # share of the budget for new videos
-    epochs: int = TrainConfig.epochs
-    device: str = TrainConfig.device
-    warm_start: bool = TrainConfig.warm_start
-    strategy: str = RoundConfig.strategy
-
-    @classmethod
-    def load(cls, project: Project) -> RoundSettings:
-        """The project's settings; unknown keys and values of the wrong type are ignored."""
-        stored = project.get_setting(_KEY, {})
-        if not isinstance(stored, dict):
-            return cls()
-        defaults = cls()
-        kept: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            value = stored.get(f.name, getattr(defaults, f.name))
-            if _valid(f.name, value):
-                kept[f.name] = value
-        return dataclasses.replace(defaults, **kept)
-
-    def save(self, project: Project) -> None:
-        project.set_setting(_KEY, dataclasses.asdict(self))
-
-    def apply(self, base: RoundConfig) -> RoundConfig:
-        """``base`` with these choices in it (everything else as ``base`` has it)."""
-        return dataclasses.replace(
-            base, strategy=self.strategy,
-            train=dataclasses.replace(base.train, epochs=self.epochs, device=self.device,
-                                      warm_start=self.warm_start),
-            selection=dataclasses.replace(base.selection, budget=self.budget, alpha=self.alpha),
-        )
-
-
-def _valid(name: str, value: object) -> bool:
-    if name == "budget":
-        return value is None or (isinstance(value, int) and value > 0)
-    if name == "alpha":
-        return isinstance(value, (int, float)) and 0.0 <= value <= 1.0
-    if name == "epochs":
-        return isinstance(value, int) and not isinstance(value, bool) and value > 0
-    if name == "device":
-        return value in {d for d, _ in DEVICES}
-    if name == "warm_start":
-        return isinstance(value, bool)
-    return value in STRATEGIES
+def round_zero_note() -> str:
+    """Why the first round does not follow these settings (algorithm.md 5.3, round 0)."""
+    return (f"Round 0 (while no training video has a labeled frame) ignores these settings, "
+            f"the frames per round too: it trains nothing and proposes "
+            f"{SelectionConfig.cold_fraction:.0%} of the pool's frames, in videos chosen by "
+            f"appearance. They apply from round 1 on.")
 
 
 class RoundSettingsDialog(QDialog):
@@ -94,27 +42,27 @@ class RoundSettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Round settings")
         self.budget = QSpinBox()
-        self.budget.setRange(0, 1_000_000)
+        self.budget.setRange(0, int(RANGES["budget"][1]))  # 0 shows as "Automatic"
         self.budget.setSpecialValueText("Automatic")
         self.budget.setToolTip(
             f"Frames proposed per round. Automatic: {SelectionConfig.budget_fraction:.2%} of "
             f"the pool's frames, at least {SelectionConfig.min_budget}.")
         self.alpha = QDoubleSpinBox()
-        self.alpha.setRange(0.0, 100.0)
+        self.alpha.setRange(RANGES["alpha"][0] * 100, RANGES["alpha"][1] * 100)
         self.alpha.setDecimals(0)
         self.alpha.setSingleStep(5.0)
         self.alpha.setSuffix(" %")
         self.alpha.setToolTip("Share of the frames that go to videos with no label yet; the rest"
                               " goes to frames of videos already started")
         self.epochs = QSpinBox()
-        self.epochs.setRange(1, 1000)
+        self.epochs.setRange(int(RANGES["epochs"][0]), int(RANGES["epochs"][1]))
         self.device = QComboBox()
-        for value, text in DEVICES:
+        for value, text in DEVICES.items():
             self.device.addItem(text, value)
         self.warm_start = QCheckBox("Start from the previous round's model (warm start)")
         self.warm_start.setToolTip("Unchecked: train from scratch every round")
         self.strategy = QComboBox()
-        for name in STRATEGIES:
+        for name in STRATEGY_NAMES:
             self.strategy.addItem(name, name)
         self.strategy.setToolTip("claus: diverse videos (deep clusters) and the most uncertain "
                                  "frames in them (MC dropout); the others are baselines")
@@ -134,7 +82,11 @@ class RoundSettingsDialog(QDialog):
             lambda: self.set_values(RoundSettings()))
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        note = QLabel("Remembered for this project; used by the next round.")
+        self.round_zero = QLabel(round_zero_note())
+        self.round_zero.setWordWrap(True)
+        layout.addWidget(self.round_zero)
+        note = QLabel("Remembered for this project; used by the next round and by "
+                      "halgui round.")
         note.setEnabled(False)
         layout.addWidget(note)
         layout.addWidget(buttons)
