@@ -348,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("gt", type=Path, help="ground truth (halgui JSON)")
     p.add_argument("pred", type=Path, help="predictions (halgui-predictions JSON)")
     p.add_argument("--iou", type=float, default=0.5, help="frame-mAP IoU threshold")
+    p.add_argument("--convention", choices=("halgui", "act"), default="halgui",
+                   help="halgui: continuous box IoU (default); act: ACT's and UCF101-24's +1 "
+                   "pixel box IoU and per-frame NMS at 0.3 before frame-mAP")
 
     p = command("open", cmd_open, "open the app (on project DIR, else the last project)")
     p.add_argument("dir", type=Path, nargs="?", default=None)

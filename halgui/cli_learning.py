@@ -82,7 +82,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from halgui.core.metrics import evaluate
+    from halgui.core.metrics import EvalInputError, evaluate
 
     def read(path: Path) -> Any:
         try:
@@ -92,11 +92,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         except json.JSONDecodeError as exc:
             raise HalguiError(f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
 
-    result = evaluate(read(args.gt), read(args.pred), iou=args.iou)
+    try:
+        result = evaluate(read(args.gt), read(args.pred), iou=args.iou,
+                          convention=args.convention)
+    except EvalInputError as exc:  # the readers say "ground truth ..." or name a prediction
+        path = args.gt if str(exc).startswith("ground truth") else args.pred
+        raise HalguiError(f"{path}: {exc}") from exc
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        _print({k: ("n/a" if v is None else f"{v:.4f}") for k, v in result["summary"].items()},
+        convention = result["convention"]
+        _print({"convention": f"{convention['name']}: {convention['description']}",
+                **{k: ("n/a" if v is None else f"{v:.4f}") for k, v in result["summary"].items()}},
                False)
     return 0
 

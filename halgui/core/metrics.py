@@ -18,12 +18,16 @@ Input types (plain Python): :class:`Detection` rows, :class:`Tube` (frame -> box
 ``(x1, y1, x2, y2)``. Equal scores are ranked in input order (stable), where ACT's
 ``np.argsort(-score)`` leaves the order implementation-defined.
 
-:func:`evaluate` is ``halgui eval GT.json PRED.json``: halgui's GT JSON against a
-``halgui-predictions`` JSON. Tube building lives in :mod:`halgui.core.metrics_tubes`.
+:func:`evaluate` is ``halgui eval GT.json PRED.json`` (docs/evaluation.md): halgui's GT JSON,
+its tracks expanded by the same interpolation and ``outside`` rule as everywhere in halgui,
+against a ``halgui-predictions`` JSON, under a named :data:`CONVENTIONS` entry (box IoU, NMS of
+detections); there, equal scores keep the order of the predictions file. Tube building and the
+JSON readers live in :mod:`halgui.core.metrics_tubes`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -44,6 +48,7 @@ from halgui.core.metrics_tubes import (
     gt_from_json,
     link_detections,
     link_tubelets,
+    nms_detections,
     nms_tubelets,
     predictions_from_json,
     st_iou,
@@ -52,11 +57,11 @@ from halgui.core.metrics_tubes import (
 )
 
 __all__ = [
-    "DELTAS_050_095", "APResult", "Box", "Detection", "EvalInputError", "FrameErrors",
-    "LinkingConfig", "PixelIoUResult", "PixelVideo", "Predictions", "Tube", "VideoGT", "VideoMAP",
-    "box_iou", "box_mask",
-    "evaluate", "frame_ap_errors", "frame_map", "gt_from_json", "link_detections",
-    "link_tubelets", "nms_tubelets", "pixel_iou_protocol", "predictions_from_json", "st_iou",
+    "CONVENTIONS", "DELTAS_050_095", "APResult", "Box", "Convention", "Detection",
+    "EvalInputError", "FrameErrors", "LinkingConfig", "PixelIoUResult", "PixelVideo",
+    "Predictions", "Tube", "VideoGT", "VideoMAP", "box_iou", "box_mask", "evaluate",
+    "frame_ap_errors", "frame_map", "gt_from_json", "link_detections", "link_tubelets",
+    "nms_detections", "nms_tubelets", "pixel_iou_protocol", "predictions_from_json", "st_iou",
     "trapezoid_ap", "tube_nms", "tubes_to_detections", "video_map", "voc_ap", "voc_ap_11point",
 ]
 
@@ -463,11 +468,37 @@ def pixel_iou_protocol(videos: Sequence[PixelVideo], thresholds: Sequence[float]
 
 # --- halgui eval ---------------------------------------------------------------------------------
 
-def evaluate(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], *, iou: float = 0.5,
-             linking: LinkingConfig | None = None) -> dict[str, Any]:
-    """``halgui eval GT.json PRED.json``: both metrics in both conventions, as a JSON-safe dict.
+@dataclass(frozen=True)
+class Convention:
+    """How ``halgui eval`` compares boxes and prepares detections; named in its output.
 
-    GT: halgui's JSON (:func:`gt_from_json`). Predictions::
+    Published numbers depend on these as much as on the model, so each is a named whole.
+    """
+
+    name: str
+    plus_one: bool  # box IoU with ACT's +1 pixel (area (x2 - x1 + 1)(y2 - y1 + 1)) everywhere
+    frame_nms: float | None  # hard NMS per frame and class at this IoU before frame-AP
+    description: str
+
+
+CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
+    Convention("halgui", False, None,
+               "continuous box IoU (halgui boxes: a box over pixel columns 0..9 has x1 = 0, "
+               "x2 = 10), detections as given"),
+    Convention("act", True, 0.3,
+               "ACT / UCF101-24: +1 pixel box IoU (inclusive pixel boxes), and per frame and "
+               "class a hard NMS at IoU 0.3 on the detections before frame-AP, as ACT's "
+               "load_frame_detections does"),
+)}
+
+
+def evaluate(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], *, iou: float = 0.5,
+             linking: LinkingConfig | None = None, convention: str = "halgui"
+             ) -> dict[str, Any]:
+    """``halgui eval GT.json PRED.json``: both metrics in both matchings, as a JSON-safe dict.
+
+    GT: halgui's JSON (:func:`gt_from_json`): a track's boxes are interpolated between its
+    keyframes with the ``outside`` rule, as everywhere in halgui. Predictions::
 
         {"format": "halgui-predictions", "version": 1, "classes": [names],
          "videos": [{"name", "n_frames",
@@ -479,29 +510,44 @@ def evaluate(gt_json: Mapping[str, Any], pred_json: Mapping[str, Any], *, iou: f
     ``"act"`` (ACT ``frameAP``: ACT matching, trapezoid AP) and ``"voc"`` (VOC matching, VOC2010
     all-point AP). Video-mAP (ACT ``videoAP``: tube NMS 0.3, ACT matching, trapezoid AP, ACT
     ``iou3dt``) at δ = 0.2, 0.5, 0.75 and the mean over 0.5:0.05:0.95, on the fully labeled
-    videos only (a tube's extent is unknown elsewhere). Box IoU is continuous throughout, as
-    halgui boxes are (which is what ACT's +1 computes on inclusive pixel boxes). Classes without
-    GT get ``None`` and stay out of the means.
+    videos only (a tube's extent is unknown elsewhere). ``convention`` (:data:`CONVENTIONS`)
+    sets the box IoU of every number (and of the linking) and the NMS of detections before both
+    frame-mAPs; the default, ``"halgui"``, compares halgui's continuous boxes as they are (which
+    is what ACT's +1 computes on inclusive pixel boxes). Equal scores are ranked in the order
+    the predictions file lists them (detections, then tubes; videos in file order), where ACT's
+    ``np.argsort`` leaves that order undefined. Classes without GT get ``None`` and stay out of
+    the means.
     """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown convention {convention!r}; use one of {sorted(CONVENTIONS)}")
+    conv = CONVENTIONS[convention]
     classes, gt = gt_from_json(gt_json)
     pred = predictions_from_json(pred_json, classes, gt)
-    act = frame_map(gt, pred.detections, iou, "act", "trapezoid", classes=classes)
-    voc = frame_map(gt, pred.detections, iou, "voc", "voc", classes=classes)
+    dets = pred.detections
+    if conv.frame_nms is not None:
+        dets = nms_detections(dets, conv.frame_nms, plus_one=conv.plus_one)
+    frame = {m: frame_map(gt, dets, iou, m, a, plus_one=conv.plus_one, classes=classes)
+             for m, a in (("act", "trapezoid"), ("voc", "voc"))}
+    if conv.frame_nms is not None:
+        frame = {m: dataclasses.replace(r, convention=f"{r.convention}, per-frame NMS "
+                                        f"{conv.frame_nms:g} on detections")
+                 for m, r in frame.items()}
     full = {v: g for v, g in gt.items() if g.fully_labeled}
     to_link = {v: full[v].n_frames for v in full if v not in pred.tubes}
-    det_tubes = link_detections([d for d in pred.detections if d.video in to_link], to_link,
-                                linking or LinkingConfig())
+    link = dataclasses.replace(linking or LinkingConfig(), plus_one=conv.plus_one)
+    det_tubes = link_detections([d for d in pred.detections if d.video in to_link], to_link, link)
     det_tubes.update({v: t for v, t in pred.tubes.items() if v in full})
     vmap = video_map({v: g.tubes for v, g in full.items()}, det_tubes, (0.2, 0.5, 0.75),
-                     classes=classes)
+                     plus_one=conv.plus_one, classes=classes)
     video = {f"{d:g}": r.to_json() for d, r in vmap.by_threshold.items()}
     video["0.5:0.95"] = vmap.mean_050_095.to_json()
     return {
         "format": "halgui-eval", "version": 1, "classes": list(classes),
-        "summary": {f"frame_map@{iou:g}_act": _num(act.mean),
-                    f"frame_map@{iou:g}_voc": _num(voc.mean),
+        "convention": {"name": conv.name, "description": conv.description},
+        "summary": {f"frame_map@{iou:g}_act": _num(frame["act"].mean),
+                    f"frame_map@{iou:g}_voc": _num(frame["voc"].mean),
                     **{f"video_map@{k}": v["map"] for k, v in video.items()}},
-        "frame_map": {"iou": iou, "act": act.to_json(), "voc": voc.to_json()},
+        "frame_map": {"iou": iou, "act": frame["act"].to_json(), "voc": frame["voc"].to_json()},
         "video_map": video,
         "videos": {
             "evaluated": len(gt),

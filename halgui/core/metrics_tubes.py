@@ -6,7 +6,8 @@ holds what the metrics stand on:
 - :class:`Detection`, :class:`Tube`, :class:`VideoGT`: the plain input types of the metrics, and
   their readers from JSON (:func:`gt_from_json`, :func:`predictions_from_json`),
 - :func:`box_iou` in both pixel conventions (ACT's "+1" and the continuous one),
-- :func:`st_iou` (ACT ``iou3dt``) and :func:`tube_nms` (ACT ``nms3dt``),
+- :func:`st_iou` (ACT ``iou3dt``), :func:`tube_nms` (ACT ``nms3dt``) and
+  :func:`nms_detections` (ACT's per-frame ``nms2d``),
 - ACT's online linking of per-frame detections (or K-frame tubelets) into tubes
   (:func:`nms_tubelets`, :func:`link_tubelets`, :func:`link_detections`).
 
@@ -24,7 +25,9 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from halgui.core.errors import HalguiError
+from halgui.core.annotations import Box as KeyBox
+from halgui.core.annotations import Keyframe, track_boxes
+from halgui.core.errors import BoxError, HalguiError
 
 Box = tuple[float, float, float, float]
 
@@ -202,6 +205,30 @@ def tube_nms(tubes: Sequence[Tube], threshold: float = 0.3, *,
     return kept
 
 
+def nms_detections(detections: Iterable[Detection | Sequence], threshold: float = 0.3, *,
+                   plus_one: bool = False) -> list[Detection]:
+    """Hard NMS per video, frame and class (ACT ``load_frame_detections`` with ``nms2d``).
+
+    In score order, a detection is dropped when its box IoU with one already kept exceeds
+    ``threshold``; equal scores: the one listed first is kept. Returns the kept detections in
+    their input order, so the order of equal scores downstream is unchanged.
+    """
+    rows = [Detection(*d) for d in detections]
+    groups: dict[tuple[str, int, str], list[int]] = defaultdict(list)
+    for i, d in enumerate(rows):
+        groups[(d.video, int(d.frame), d.label)].append(i)
+    keep: set[int] = set()
+    for members in groups.values():
+        members.sort(key=lambda i: -rows[i].score)  # stable: equal scores keep input order
+        boxes = np.array([rows[i][4:] for i in members], dtype=float)
+        alive = np.ones(len(members), dtype=bool)
+        for a in range(len(members)):
+            if alive[a]:
+                keep.add(members[a])
+                alive[a + 1:] &= _iou(boxes[a + 1:], boxes[a], plus_one) <= threshold
+    return [d for i, d in enumerate(rows) if i in keep]
+
+
 @dataclass(frozen=True)
 class LinkingConfig:
     """Defaults of ACT's online linking (metrics.md 4A, ACT_build.py ``BuildTubes``)."""
@@ -377,8 +404,11 @@ def gt_from_json(data: Mapping[str, Any]) -> tuple[list[str], dict[str, VideoGT]
 
     Schema: docs/formats/halgui.md. Returns the class names and video name -> :class:`VideoGT`.
     ``labeled_frames`` holds inclusive ``[first, last]`` ranges; absent means none is labeled.
-    Each run of consecutive keyframes of a track (an ``"outside": true`` keyframe or a missing
-    frame ends a run) becomes one GT tube, so GT tubes never have gaps.
+    A track's boxes are those the rest of halgui sees (:func:`~halgui.core.annotations.
+    track_boxes`): interpolated between keyframes, with the ``outside`` rule, so a track keyed
+    on a few frames is ground truth on every frame it covers. Each visible span of a track (an
+    actor that goes outside and comes back has two) becomes one GT tube, so GT tubes never
+    have gaps.
     """
     _check_header(data, "halgui", "ground truth")
     classes = [_get(c, "name", "ground truth classes") if isinstance(c, Mapping) else c
@@ -401,22 +431,44 @@ def gt_from_json(data: Mapping[str, Any]) -> tuple[list[str], dict[str, VideoGT]
             label = _get(track, "class", f"{where} tracks[{j}]")
             if label not in classes:
                 raise EvalInputError(f"{where} tracks[{j}]: class {label!r} is not in classes")
-            runs: list[dict[int, tuple]] = [{}]
-            prev = None
-            for k, kf in enumerate(sorted(_get(track, "keyframes", f"{where} tracks[{j}]"),
-                                          key=lambda kf: kf.get("frame", -1))):
-                kwhere = f"{where} tracks[{j}] keyframe {k}"
-                f = _frame(_get(kf, "frame", kwhere), n, kwhere)
-                if f == prev:
-                    raise EvalInputError(f"{kwhere}: frame {f} appears twice")
-                if kf.get("outside", False) or (prev is not None and f != prev + 1):
-                    runs.append({})
-                if not kf.get("outside", False):
-                    runs[-1][f] = _box(_get(kf, "box", kwhere), kwhere)
-                prev = f
-            tubes += [Tube(label, run) for run in runs if run]
+            tubes += [Tube(label, run) for run in _gapless_runs(
+                track_boxes(_keyframes(track, n, f"{where} tracks[{j}]"), n))]
         videos[name] = VideoGT(n, tubes, labeled)
     return classes, videos
+
+
+def _keyframes(track: Any, n_frames: int, where: str) -> list[Keyframe]:
+    """A GT track's keyframes, checked; an ``outside`` keyframe's box is optional (unused)."""
+    keyframes: list[Keyframe] = []
+    seen: set[int] = set()
+    raw = _get(track, "keyframes", where)
+    if not isinstance(raw, Sequence) or isinstance(raw, str):
+        raise EvalInputError(f"{where}: keyframes must be a list")
+    for k, kf in enumerate(raw):
+        kwhere = f"{where} keyframes[{k}]"
+        f = _frame(_get(kf, "frame", kwhere), n_frames, kwhere)
+        if f in seen:
+            raise EvalInputError(f"{kwhere}: frame {f} appears twice")
+        seen.add(f)
+        outside = kf.get("outside", False)
+        if not isinstance(outside, bool):
+            raise EvalInputError(f"{kwhere}: outside must be true or false, got {outside!r}")
+        box = _box(kf["box"], kwhere) if "box" in kf or not outside else (0.0, 0.0, 1.0, 1.0)
+        try:
+            keyframes.append(Keyframe(f, KeyBox(*box), outside))
+        except BoxError as exc:
+            raise EvalInputError(f"{kwhere}: {exc}") from exc
+    return keyframes
+
+
+def _gapless_runs(boxes: Mapping[int, Box]) -> list[dict[int, Box]]:
+    """Boxes (frame -> box) cut into runs of consecutive frames."""
+    runs: list[dict[int, Box]] = []
+    for f in sorted(boxes):
+        if not runs or f - 1 not in runs[-1]:
+            runs.append({})
+        runs[-1][f] = boxes[f]
+    return runs
 
 
 @dataclass(frozen=True)

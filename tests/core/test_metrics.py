@@ -599,14 +599,16 @@ def test_evaluate_counts_background_false_positives_and_partial_labels():
     assert out["video_map"]["0.5"]["n_gt"] == {"walk": 0, "jump": 0, "sit": 0}
 
 
-def test_gt_json_tracks_become_gapless_tubes_and_unlabeled_videos_count_nothing():
+def test_gt_json_interpolates_a_missing_keyframe_and_unlabeled_videos_count_nothing():
     gt = gt_json()
-    gt["videos"][0]["tracks"][0]["keyframes"].pop(5)  # frame 7 missing: two GT tubes
+    gt["videos"][0]["tracks"][0]["keyframes"].pop(5)  # no keyframe on 7: interpolated there
     del gt["videos"][1]["labeled_frames"]  # the halgui format: absent = no frame labeled
     classes, videos = gt_from_json(gt)
     assert classes == ["walk", "jump", "sit"]
     spans = sorted((t.label, t.start, t.end) for t in videos["a.mp4"].tubes)
-    assert spans == [("jump", 0, 15), ("walk", 2, 6), ("walk", 8, 21)]
+    assert spans == [("jump", 0, 15), ("walk", 2, 21)]
+    walk = next(t for t in videos["a.mp4"].tubes if t.label == "walk")
+    assert list(walk.boxes[7]) == pytest.approx([17, 10, 57, 80])
     assert videos["b.mp4"].evaluated_frames() == frozenset()
     out = evaluate(gt, perfect_predictions(gt_json(), with_tubes=True))
     assert out["videos"]["not_fully_labeled"] == ["b.mp4"]

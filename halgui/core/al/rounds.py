@@ -204,7 +204,6 @@ def validate(project_folder: Path, snapshot: LabelSnapshot, model, names: list[s
     """frame-mAP and video-mAP on the labeled frames of the validation split (empty if it has
     none): what the round history plots."""
     from halgui.core.al.predict import detect_video, predictions_json
-    from halgui.core.formats.halgui_json import to_dict
     from halgui.core.metrics import evaluate
 
     val = [v for v in snapshot.videos if v.split == "val" and v.path is not None
@@ -217,9 +216,24 @@ def validate(project_folder: Path, snapshot: LabelSnapshot, model, names: list[s
         dets = yield from detect_video(model, video.name, frames[video.id],
                                        (video.width, video.height), names, clip, cancel=cancel)
         results.append((video.name, video.n_frames, dets))
-    gt = to_dict(snapshot, project_folder, split="val")
+    gt = validation_ground_truth(snapshot, project_folder, val)
     summary = evaluate(gt, predictions_json(names, results))["summary"]
     return {f"val_{k}": v for k, v in summary.items()}
+
+
+def validation_ground_truth(snapshot: LabelSnapshot, project_folder: Path,
+                            videos: list[VideoRecord]) -> dict[str, Any]:
+    """The validation videos' labels as halgui JSON, for :func:`halgui.core.metrics.evaluate`.
+
+    Only keyframes are written: evaluate expands them (interpolation, the ``outside`` rule) as
+    the rest of halgui does. Only ``videos`` are in it, so a validation video the round does not
+    predict on (no file linked) does not count its boxes as misses.
+    """
+    from halgui.core.formats.halgui_json import to_dict
+
+    gt = to_dict(snapshot, project_folder, split="val")
+    names = {v.name for v in videos}
+    return {**gt, "videos": [v for v in gt["videos"] if v["name"] in names]}
 
 
 def label_counts(snapshot: LabelSnapshot, videos: list[VideoRecord],
