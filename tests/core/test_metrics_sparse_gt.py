@@ -24,6 +24,8 @@ def walk_box(f: int) -> list[float]:
 
 
 def document(keyframes, n_frames=11, labeled=((0, 10),), classes=("walk",)):
+    """A ground-truth file holding a copy of ``keyframes`` (callers may edit the document)."""
+    keyframes = copy.deepcopy(keyframes)
     return {"format": "halgui", "version": 1, "classes": [{"name": c} for c in classes],
             "videos": [{"name": "v", "n_frames": n_frames, "width": 160, "height": 120,
                         "labeled_frames": [list(r) for r in labeled],
