@@ -21,6 +21,16 @@ if TYPE_CHECKING:
     from halgui.core.project import Project
 
 
+def _at_least_one(args: argparse.Namespace, *names: str) -> None:
+    """Refuse a count a run cannot use (a batch of 0, no epochs, clips of 0 pixels): one line
+    naming the option, before anything is read or written, instead of a traceback from deep
+    inside or a run that trains on nothing and still saves a model."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise HalguiError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
     import time
@@ -30,6 +40,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from halgui.core.al.train import TrainConfig, train
     from halgui.core.project import Project
 
+    _at_least_one(args, "epochs", "batch_size", "size", "clips_per_epoch")
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                          device=args.device, stew=StewConfig(weighting=args.weighting))
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
@@ -112,6 +123,7 @@ def cmd_round(args: argparse.Namespace) -> int:
     from halgui.core.al.rounds import run_round
     from halgui.core.project import Project
 
+    _at_least_one(args, "clips_per_epoch")  # epochs and budget: checked by their flags' types
     with Project.open(args.dir) as project:
         config = round_config(project, args)
         result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
@@ -219,17 +231,27 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from halgui.core.al.strategies import STRATEGIES
     from halgui.core.al.train import TrainConfig
     from halgui.core.al.uncertainty import UncertaintyConfig
+    from halgui.core.formats import halgui_json
     from halgui.core.synthetic import SynthConfig, generate
 
+    _at_least_one(args, "videos", "frames", "epochs", "size", "clips_per_epoch", "passes")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     gt = args.gt
+    synth = None
     if gt is None:
         gt = out / "data" / "ground_truth.json"
-        if not gt.exists():
+        try:
             synth = SynthConfig(n_videos=args.videos, seed=args.data_seed,
                                 **({"n_frames": args.frames} if args.frames else {}))
-            drive(generate(out / "data", synth), quiet=args.json)
+        except ValueError as exc:  # names the field: n_frames is --frames, n_videos --videos
+            given = " ".join(f"--{k} {v}" for k, v in (("videos", args.videos),
+                                                        ("frames", args.frames)) if v)
+            raise HalguiError(f"{given}: {exc}") from exc
+    elif not args.report_only:
+        halgui_json.parse(gt)  # a missing or malformed file: one line naming it, nothing written
+    out.mkdir(parents=True, exist_ok=True)
+    if synth is not None and not gt.exists():
+        drive(generate(out / "data", synth), quiet=args.json)
     strategies = tuple(args.strategies or STRATEGIES)
     clip = ClipConfig(size=args.size, max_clips_per_epoch=args.clips_per_epoch)
     train = TrainConfig(epochs=args.epochs, clip=clip, device=args.device)

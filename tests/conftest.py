@@ -1,5 +1,16 @@
-"""Test set-up shared by every tier: Qt runs offscreen unless a display is asked for."""
+"""Test set-up shared by every tier: Qt runs offscreen unless a display is asked for, and
+Hypothesis runs without wall-clock deadlines."""
 
 import os
 
+from hypothesis import settings
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Hypothesis fails an example that takes over 200 ms by default. That measures the machine,
+# not the code: on a loaded CI runner or a shared laptop a property test would fail at random.
+# These tests check results; code that must be fast has its own timing tests and benchmarks.
+# HYPOTHESIS_PROFILE=thorough runs ten times the examples, by hand.
+settings.register_profile("halgui", deadline=None, print_blob=True)
+settings.register_profile("thorough", settings.get_profile("halgui"), max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "halgui"))

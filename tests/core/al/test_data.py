@@ -1,6 +1,11 @@
-"""Training clips: indices, weights equal to the whole-video STeW weights, augmentation."""
+"""Training clips: indices, weights equal to the whole-video STeW weights, augmentation, and
+the background builder that feeds training and scoring."""
+
+import contextlib
+import threading
 
 import numpy as np
+import pytest
 
 from halgui.core.al.data import (
     ClipConfig,
@@ -71,20 +76,63 @@ def test_epoch_centres_labeled_first_then_pseudo():
     assert set(only) == labeled
 
 
-def test_prefetch_yields_in_order_and_propagates_errors():
+def _builders(before):
+    """Batch-builder threads started since ``before`` that are still running."""
+    return [t for t in threading.enumerate()
+            if t.name == "halgui-batches" and t not in before and t.is_alive()]
+
+
+def test_prefetch_yields_in_order():
     videos = [toy_video()]
     made = list(prefetch(lambda i: make_batch(videos, [(0, i)], CLIP, StewConfig(), None), 5))
     assert [b.clips.shape for b in made] == [(1, 4, 32, 32, 3)] * 5
+    for i, b in enumerate(made):
+        expected = make_batch(videos, [(0, i)], CLIP, StewConfig(), None)
+        np.testing.assert_array_equal(b.clips, expected.clips)
 
-    def fail(i):
-        if i == 2:
-            raise ValueError("bad clip")
-        return make_batch(videos, [(0, i)], CLIP, StewConfig(), None)
+
+@pytest.mark.parametrize("at", [0, 2, 4])
+def test_prefetch_hands_a_producer_error_to_the_consumer(at):
+    """A decode failure while building ahead must stop the consumer with that error: if it
+    ended the stream quietly, training or scoring would go on with less data and no word."""
+    before = set(threading.enumerate())
+    error = ValueError("bad clip")
+
+    def make(i):
+        if i == at:
+            raise error
+        return i
 
     got = []
-    try:
-        for b in prefetch(fail, 5):
-            got.append(b)
-    except ValueError as exc:
-        assert "bad clip" in str(exc)
-    assert len(got) == 2
+    with pytest.raises(ValueError, match="bad clip") as raised:
+        for item in prefetch(make, 5):
+            got.append(item)
+    assert raised.value is error
+    assert got == list(range(at))
+    assert _builders(before) == []
+
+
+def test_prefetch_stops_its_thread_when_the_consumer_stops_early():
+    before = set(threading.enumerate())
+    made = []
+
+    def make(i):
+        made.append(i)
+        return i
+
+    stream = prefetch(make, 1000, depth=2)
+    assert [next(stream), next(stream)] == [0, 1]
+    stream.close()
+    assert _builders(before) == []
+    assert len(made) < 10  # it stopped building, not just stopped being read
+
+    class Stop(Exception):
+        pass
+
+    made.clear()
+    with pytest.raises(Stop), contextlib.closing(prefetch(make, 1000)) as stream:
+        for item in stream:  # as training and scoring use it: a cancel raises in the loop
+            if item == 3:
+                raise Stop
+    assert _builders(before) == []
+    assert len(made) < 10
