@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from halgui import __version__
 from halgui.core.errors import HalguiError
@@ -250,6 +250,14 @@ def _format_names() -> list[str]:
     return sorted(FORMATS)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with halgui's one-line errors: a wrong flag is reported like any other bad
+    input (``halgui: error: ...``, exit 2), with where to look instead of the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"halgui: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from halgui.cli_learning import (
         cmd_eval,
@@ -260,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         round_arguments,
     )
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="halgui",
         description="Label videos for spatio-temporal action detection, with hybrid active "
                     "learning. Run with no command to open the app.",
