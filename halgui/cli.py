@@ -329,7 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("train", cmd_train, "train the detector on a project's labels (no selection)",
                 json_flag=True)
     p.add_argument("dir", type=Path)
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs to train (default 10, or no limit with --minutes)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="train for about this many minutes, then save the model")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--size", type=int, default=None, help="clip side S (default 112)")
     p.add_argument("--clips-per-epoch", type=int, default=None,

@@ -41,8 +41,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from halgui.core.project import Project
 
     _at_least_one(args, "epochs", "batch_size", "size", "clips_per_epoch")
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                         device=args.device, stew=StewConfig(weighting=args.weighting))
+    if args.minutes is not None and not args.minutes > 0:
+        raise HalguiError(f"--minutes must be more than 0, not {args.minutes}")
+    # a time budget alone trains until it is spent; epochs alone (or both) cap the epochs
+    epochs = args.epochs if args.epochs is not None or args.minutes is not None \
+        else TrainConfig.epochs
+    config = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size,
+                         seed=args.seed, device=args.device,
+                         stew=StewConfig(weighting=args.weighting))
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
         clip = dataclasses.replace(clip, size=args.size)
@@ -143,8 +149,9 @@ def round_config(project: Project, args: argparse.Namespace) -> RoundConfig:
     from halgui.core.al.settings import FIELDS, RoundSettings
 
     given = {name: getattr(args, name) for name in FIELDS if getattr(args, name) is not None}
-    if given.get("budget") == _AUTO:
-        given["budget"] = None
+    for name in ("budget", "minutes"):
+        if given.get(name) == _AUTO:
+            given[name] = None
     base = RoundConfig()
     if args.seed is not None:
         base = dataclasses.replace(base, seed=args.seed)
@@ -155,7 +162,7 @@ def round_config(project: Project, args: argparse.Namespace) -> RoundConfig:
     return RoundSettings.resolve(project, given).apply(base)
 
 
-_AUTO = "auto"  # --budget auto: the automatic budget, whatever the project saved
+_AUTO = "auto"  # --budget auto / --minutes none: no number, whatever the project saved
 
 
 class _Choices(Sequence[str]):
@@ -200,7 +207,11 @@ def round_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", type=Path)
     p.add_argument("--strategy", default=None, choices=_Choices("STRATEGY_NAMES"),
                    metavar="NAME", help="one of: %(choices)s")
-    p.add_argument("--epochs", type=_setting("epochs"), default=None)
+    p.add_argument("--epochs", type=_setting("epochs"), default=None,
+                   help="most epochs to train")
+    p.add_argument("--minutes", type=_setting("minutes"), default=None,
+                   help="train for about this many minutes (stops at the epochs if sooner), "
+                        "or none")
     p.add_argument("--budget", type=_setting("budget"), default=None, metavar="FRAMES",
                    help="frames to propose, or auto (a share of the pool's frames)")
     p.add_argument("--alpha", type=_setting("alpha"), default=None,

@@ -160,6 +160,17 @@ def test_train_refuses_bad_input_and_writes_nothing(project, tmp_path):
     assert tree(project) == files
 
 
+def test_train_for_minutes_stops_at_the_budget_with_a_model(project, tmp_path):
+    model = tmp_path / "model.pt"
+    result = halgui("train", project, "--minutes", "0.05", "--clips-per-epoch", "2", "--size",
+                    "32", "--batch-size", "2", "--device", "cpu", "--out", model, "--json")
+    assert result.returncode == 0, result.stderr
+    trained = json.loads(result.stdout)
+    assert trained["seconds"] >= 3.0 and model.is_file()  # 0.05 min; one epoch is one step
+    assert trained["steps"] > 1  # no epoch cap: epochs went on until the time was spent
+    assert_refused(halgui("train", project, "--minutes", "0", "--out", model), "--minutes")
+
+
 def test_predict_refuses_a_missing_checkpoint(project, tmp_path):
     pred = tmp_path / "pred.json"
     assert_refused(halgui("predict", project, pred, "--checkpoint", tmp_path / "none.pt",

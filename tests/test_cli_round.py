@@ -40,6 +40,8 @@ def test_without_flags_the_round_is_the_saved_settings(tmp_path):
     (["--device", "mps"], "device", "mps"),
     (["--warm-start"], "warm_start", True),
     (["--strategy", "claus"], "strategy", "claus"),
+    (["--minutes", "1.5"], "minutes", 1.5),
+    (["--minutes", "none"], "minutes", None),
 ])
 def test_a_flag_overrides_only_its_own_field(tmp_path, flags, field, value):
     with Project.create(tmp_path / "p") as project:

@@ -23,6 +23,11 @@ def test_dialog_shows_and_returns_the_values(qtbot):
     dialog.budget.setValue(25)
     dialog.epochs.setValue(2)
     assert dialog.values() == RoundSettings(25, 0.35, 2, "cuda", False, "random")
+    assert dialog.minutes.text() == "No limit"
+    dialog.minutes.setValue(3.5)
+    assert dialog.values().minutes == 3.5
+    dialog.set_values(RoundSettings(minutes=None))
+    assert dialog.values().minutes is None
     restore = QDialogButtonBox.StandardButton.RestoreDefaults
     dialog.findChild(QDialogButtonBox).button(restore).click()
     assert dialog.values() == RoundSettings()

@@ -39,6 +39,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "budget": (1, 1_000_000),
     "alpha": (0.0, 1.0),
     "epochs": (1, 1000),
+    "minutes": (0.1, 24 * 60.0),
 }
 KEY = "round"  # the project setting they are stored under
 
@@ -49,10 +50,11 @@ class RoundSettings:
 
     budget: int | None = SelectionConfig.budget       # frames per round; None: automatic
     alpha: float = SelectionConfig.alpha               # share of the budget for new videos
-    epochs: int = TrainConfig.epochs
+    epochs: int = TrainConfig.epochs  # type: ignore[assignment]  # a number, never None here
     device: str = TrainConfig.device
     warm_start: bool = TrainConfig.warm_start
     strategy: str = RoundConfig.strategy
+    minutes: float | None = TrainConfig.minutes        # train for about this long; None: no limit
 
     def __post_init__(self) -> None:
         for name in FIELDS:
@@ -100,8 +102,8 @@ class RoundSettings:
         """``base`` with these choices in it (everything else as ``base`` has it)."""
         return dataclasses.replace(
             base, strategy=self.strategy,
-            train=dataclasses.replace(base.train, epochs=self.epochs, device=self.device,
-                                      warm_start=self.warm_start),
+            train=dataclasses.replace(base.train, epochs=self.epochs, minutes=self.minutes,
+                                      device=self.device, warm_start=self.warm_start),
             selection=dataclasses.replace(base.selection, budget=self.budget, alpha=self.alpha),
         )
 
@@ -117,30 +119,32 @@ def expected(name: str, value: object) -> str | None:
         return None if value in STRATEGIES else f"one of {', '.join(STRATEGY_NAMES)}"
     if name == "warm_start":
         return None if isinstance(value, bool) else "true or false"
-    if name == "budget" and value is None:
+    if name in ("budget", "minutes") and value is None:
         return None
     low, high = RANGES[name]
-    kinds: tuple[type, ...] = (int, float) if name == "alpha" else (int,)
+    kinds: tuple[type, ...] = (int, float) if name in ("alpha", "minutes") else (int,)
     ok = (isinstance(value, kinds) and not isinstance(value, bool)
           and math.isfinite(value) and low <= value <= high)
     if ok:
         return None
     if name == "alpha":
         return f"a share from {low:g} to {high:g}"
+    if name == "minutes":
+        return f"minutes from {low:g} to {high:g}, or none (no time limit)"
     extra = ", or automatic" if name == "budget" else ""
     return f"a whole number from {low} to {high}{extra}"
 
 
 def from_text(name: str, text: str) -> Any:
     """The value of setting ``name`` written as ``text`` (a command-line flag); ValueError
-    with what it should be. ``auto`` is the automatic budget."""
+    with what it should be. ``auto`` is the automatic budget, ``none`` no time limit."""
     value: Any = text
     try:
-        if name == "budget" and text.strip().lower() == "auto":
+        if text.strip().lower() == {"budget": "auto", "minutes": "none"}.get(name):
             value = None
         elif name in ("budget", "epochs"):
             value = int(text)
-        elif name == "alpha":
+        elif name in ("alpha", "minutes"):
             value = float(text)
     except ValueError:
         value = text

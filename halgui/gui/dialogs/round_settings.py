@@ -56,6 +56,14 @@ class RoundSettingsDialog(QDialog):
                               " goes to frames of videos already started")
         self.epochs = QSpinBox()
         self.epochs.setRange(int(RANGES["epochs"][0]), int(RANGES["epochs"][1]))
+        self.minutes = QDoubleSpinBox()
+        self.minutes.setRange(0.0, RANGES["minutes"][1])  # 0 shows as "No limit"
+        self.minutes.setDecimals(1)
+        self.minutes.setSingleStep(0.5)
+        self.minutes.setSuffix(" min")
+        self.minutes.setSpecialValueText("No limit")
+        self.minutes.setToolTip("Train for about this long, then score and propose frames "
+                                "(training also ends after the epochs above, if sooner)")
         self.device = QComboBox()
         for value, text in DEVICES.items():
             self.device.addItem(text, value)
@@ -70,6 +78,7 @@ class RoundSettingsDialog(QDialog):
         form.addRow("Frames per round", self.budget)
         form.addRow("Share for new videos", self.alpha)
         form.addRow("Epochs", self.epochs)
+        form.addRow("Train for about", self.minutes)
         form.addRow("Device", self.device)
         form.addRow("", self.warm_start)
         form.addRow("Strategy", self.strategy)
@@ -96,6 +105,7 @@ class RoundSettingsDialog(QDialog):
         self.budget.setValue(s.budget or 0)
         self.alpha.setValue(round(s.alpha * 100))
         self.epochs.setValue(s.epochs)
+        self.minutes.setValue(s.minutes or 0.0)
         self.device.setCurrentIndex(max(0, self.device.findData(s.device)))
         self.warm_start.setChecked(s.warm_start)
         self.strategy.setCurrentIndex(max(0, self.strategy.findData(s.strategy)))
@@ -103,8 +113,9 @@ class RoundSettingsDialog(QDialog):
     def values(self) -> RoundSettings:
         return RoundSettings(
             budget=self.budget.value() or None, alpha=self.alpha.value() / 100,
-            epochs=self.epochs.value(), device=str(self.device.currentData()),
-            warm_start=self.warm_start.isChecked(), strategy=str(self.strategy.currentData()))
+            epochs=self.epochs.value(), minutes=self.minutes.value() or None,
+            device=str(self.device.currentData()), warm_start=self.warm_start.isChecked(),
+            strategy=str(self.strategy.currentData()))
 
 
 def ask_round_settings(parent: QWidget | None, project: Project) -> bool:

@@ -109,7 +109,8 @@ def test_strategies_are_the_registry():
 @pytest.mark.parametrize(("name", "text", "value"), [
     ("budget", "auto", None), ("budget", "1", 1), ("budget", "1000000", 1_000_000),
     ("alpha", "0", 0.0), ("alpha", "1", 1.0), ("alpha", "0.35", 0.35),
-    ("epochs", "1", 1), ("epochs", "1000", 1000), ("device", "mps", "mps")])
+    ("epochs", "1", 1), ("epochs", "1000", 1000), ("device", "mps", "mps"),
+    ("minutes", "none", None), ("minutes", "2.5", 2.5), ("minutes", "0.1", 0.1)])
 def test_flag_text_in_range(name, text, value):
     assert from_text(name, text) == value
 
@@ -123,7 +124,9 @@ def test_flag_text_in_range(name, text, value):
     ("alpha", "nan", "'nan' is not a share from 0 to 1"),
     ("epochs", "0", "'0' is not a whole number from 1 to 1000"),
     ("epochs", "1001", "'1001' is not a whole number from 1 to 1000"),
-    ("device", "tpu", "'tpu' is not one of auto, cpu, cuda, mps")])
+    ("device", "tpu", "'tpu' is not one of auto, cpu, cuda, mps"),
+    ("minutes", "0", "'0' is not minutes from 0.1 to 1440, or none (no time limit)"),
+    ("minutes", "inf", "'inf' is not minutes from 0.1 to 1440, or none (no time limit)")])
 def test_flag_text_out_of_range(name, text, message):
     with pytest.raises(ValueError) as error:
         from_text(name, text)
@@ -135,3 +138,9 @@ def test_settings_that_cannot_be_are_refused_when_made():
         RoundSettings(epochs=0)
     with pytest.raises(ValueError, match="warm_start"):
         RoundSettings(warm_start=1)  # type: ignore[arg-type]
+
+
+def test_a_time_budget_reaches_the_rounds_training():
+    config = RoundSettings(epochs=50, minutes=2.5).apply(RoundConfig())
+    assert (config.train.epochs, config.train.minutes) == (50, 2.5)
+    assert RoundSettings().apply(RoundConfig()).train.minutes is None  # no limit by default
