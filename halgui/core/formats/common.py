@@ -12,11 +12,14 @@ does not write itself, and a failed export leaves nothing behind.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import tempfile
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from halgui.core.annotations import Keyframe
@@ -30,8 +33,8 @@ from halgui.core.formats.target import (
     write_file_atomic,
 )
 from halgui.core.names import name_problem
-from halgui.core.progress import CancelFlag, Progress
-from halgui.core.project import Project
+from halgui.core.progress import CancelFlag, Progress, run_to_end
+from halgui.core.project import LabelSnapshot, Project
 from halgui.core.video import fingerprint, probe
 
 #: Largest frame count an importer accepts (fits SQLite and C ints).
@@ -250,6 +253,20 @@ def parse_json(path: Path, text: str) -> Any:
         raise FormatError(path, "is nested too deeply to read") from exc
 
 
+def files_written(module: ModuleType, snapshot: LabelSnapshot, options: ExportOptions,
+                  cancel: CancelFlag | None = None) -> list[str]:
+    """The files (relative paths) an export of ``snapshot`` with ``module`` writes, found by
+    writing it to a temporary folder without frame images: what a dialog names before it asks
+    to overwrite. A one-file format gives ``[""]`` (the file itself)."""
+    dry = dataclasses.replace(options, write_images=False, overwrite=False)
+    with tempfile.TemporaryDirectory(prefix="halgui-preview-") as folder:
+        out = Path(folder) / "out"
+        run_to_end(module.export_labels(snapshot, out, dry, cancel))
+        if out.is_file():
+            return [""]
+        return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+
+
 def write_json_atomic(out: Path, document: dict[str, Any]) -> None:
     """Write JSON next to ``out`` and rename it over ``out`` only once fully written (for
     outputs that are meant to be replaced, such as predictions)."""
@@ -273,6 +290,7 @@ __all__ = [
     "check_file",
     "check_parsed",
     "export_target",
+    "files_written",
     "import_parsed",
     "parse_json",
     "write_file_atomic",
