@@ -182,11 +182,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     module = formats.get(args.format)
     options = ExportOptions(split=args.split, pseudo_labels=args.pseudo_labels,
                             human_only=args.human_only, keyframe_rate=args.keyframe_rate,
-                            write_images=args.images)
+                            write_images=args.images, overwrite=args.overwrite)
     with Project.open(args.dir) as project:
         snapshot = project.snapshot()
-    out = drive(module.export_labels(snapshot, args.out, options, CancelFlag()))
-    print(f"wrote {out}")
+    summary = drive(module.export_labels(snapshot, args.out, options, CancelFlag()))
+    print(summary.describe())  # says how many videos were left out, and why
     return 0
 
 
@@ -325,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="AVA: keyframes per second (default 1)")
     p.add_argument("--images", action="store_true",
                    help="formats that reference frames: write the frame images too")
+    p.add_argument("--overwrite", action="store_true",
+                   help="OUT may exist: replace the files this export writes (nothing else)")
 
     p = command("train", cmd_train, "train the detector on a project's labels (no selection)",
                 json_flag=True)

@@ -289,8 +289,17 @@ class MainWindow(QMainWindow):
         from halgui.gui.dialogs.import_export import ask_export
 
         if self.project is not None and (job := ask_export(self, self.project)) is not None:
-            self.run_job("Exporting labels", job,
-                         lambda path: self.statusBar().showMessage(f"Wrote {path}", 8000))
+            self.run_job("Exporting labels", job, self._exported)
+
+    def _exported(self, result: object) -> None:
+        """Say where the export went; videos a format left out are worth a dialog."""
+        from halgui.core.formats.common import ExportSummary
+
+        summary = result if isinstance(result, ExportSummary) else None
+        text = summary.describe() if summary is not None else f"wrote {result}"
+        self.statusBar().showMessage(text[:1].upper() + text[1:], 8000)
+        if summary is not None and summary.skipped:
+            show_error(self, "Some videos were not exported", text)
 
     def _reload_project(self) -> None:
         self.video_list.refresh()

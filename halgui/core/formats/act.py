@@ -34,23 +34,29 @@ from halgui.core.errors import FormatError
 from halgui.core.formats import safe_pickle
 from halgui.core.formats.common import (
     ExportOptions,
+    ExportSummary,
     ImportSummary,
+    Kind,
     ParsedVideo,
-    atomic_path,
+    export_target,
     import_parsed,
 )
 from halgui.core.formats.ucf24 import (
     MAX_SIDE,
     Run,
+    check_plan,
     class_names,
     plan_tubes,
     run_keyframes,
     tracks_from_runs,
+    tube_summary,
 )
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import SPLITS, LabelSnapshot, Project
 
 FPS = 25.0
+TARGET: Kind = "file"
+SUFFIX = ".pkl"
 EXTRA = "halgui"  # our key in the dict
 
 
@@ -200,7 +206,7 @@ def import_labels(
 def export_labels(
     snapshot: LabelSnapshot, out: str | Path, options: ExportOptions | None = None,
     cancel: CancelFlag | None = None,
-) -> Generator[Progress, None, Path]:
+) -> Generator[Progress, None, ExportSummary]:
     """Write the ground-truth pickle ``OUT`` (atomically), protocol 2 like the published ones.
 
     ``pseudo_labels`` changes nothing: tubes hold a box on every frame by the format's nature.
@@ -208,6 +214,7 @@ def export_labels(
     """
     options = options or ExportOptions()
     plan = yield from plan_tubes(snapshot, options, cancel)
+    check_plan(plan, out, "act")
     gttubes: dict[str, dict[int, list[np.ndarray]]] = {}
     extra: dict[str, dict[str, Any]] = {}
     for video, tubes in plan.videos:
@@ -232,11 +239,11 @@ def export_labels(
         EXTRA: extra,
     }
     yield Progress("writing", 0, 1)
-    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+    with export_target(out, TARGET, options.overwrite) as tmp, open(tmp, "wb") as f:
         pickle.dump(data, f, protocol=2)
-    yield Progress("writing", 1, 1, f"{len(plan.videos)} videos, {len(plan.skipped)} skipped "
-                                     "(not labeled on every frame)")
-    return Path(out).resolve()
+    summary = tube_summary(plan, Path(out).resolve())
+    yield Progress("writing", 1, 1, summary.describe())
+    return summary
 
 
 __all__ = ["export_labels", "import_labels", "parse"]

@@ -46,10 +46,12 @@ from halgui.core.errors import BoxError, FormatError
 from halgui.core.formats import safe_pickle
 from halgui.core.formats.common import (
     ExportOptions,
+    ExportSummary,
     ImportSummary,
+    Kind,
     ParsedTrack,
     ParsedVideo,
-    atomic_path,
+    export_target,
     import_parsed,
 )
 from halgui.core.formats.ucf24 import read_json, sidecar_video
@@ -63,6 +65,7 @@ SIDECAR_FORMAT = "halgui-ava-sidecar"
 LABEL_MAP = f"ava_action_list_{VERSION}.pbtxt"
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 MAX_ID = 2**31 - 1
+TARGET: Kind = "folder"
 _INT = re.compile(r"-?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -115,7 +118,7 @@ def _norm_box(box: Box, width: int, height: int) -> str:
 def export_labels(
     snapshot: LabelSnapshot, out: str | Path, options: ExportOptions | None = None,
     cancel: CancelFlag | None = None,
-) -> Generator[Progress, None, Path]:
+) -> Generator[Progress, None, ExportSummary]:
     """Write ``OUT/`` (atomically): CSVs per split, label map, excluded timestamps, sidecar."""
     options = options or ExportOptions()
     out = Path(out)
@@ -172,8 +175,7 @@ def export_labels(
         "videos": meta,
     }
     yield Progress("writing", 0, 1)
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
+    with export_target(out, TARGET, options.overwrite) as tmp:
         (tmp / LABEL_MAP).write_text("".join(
             f'item {{\n  name: "{c.name}"\n  id: {action_of[c.id]}\n}}\n'
             for c in snapshot.classes), encoding="utf-8")
@@ -185,7 +187,7 @@ def export_labels(
                 _write_lines(tmp / names["pseudo_labels"], lines["pseudo"])
         (tmp / SIDECAR).write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
     yield Progress("writing", 1, 1)
-    return out.resolve()
+    return ExportSummary(out.resolve(), len(chosen))
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:

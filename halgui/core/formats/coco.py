@@ -22,24 +22,28 @@ from halgui.core.errors import BoxError, FormatError
 from halgui.core.formats import _frames as fr
 from halgui.core.formats.common import (
     ExportOptions,
+    ExportSummary,
     ImportSummary,
+    Kind,
     ParsedTrack,
     ParsedVideo,
-    atomic_path,
+    export_target,
     import_parsed,
+    parse_json,
 )
 from halgui.core.formats.halgui_json import _Field
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import LabelSnapshot, Project
 
 IMAGE_NAME = "frame_%06d.jpg"
+TARGET: Kind = "folder"
 
 
 # ---------------------------------------------------------------------- export
 def export_labels(
     snapshot: LabelSnapshot, out: str | Path, options: ExportOptions | None = None,
     cancel: CancelFlag | None = None,
-) -> Generator[Progress, None, Path]:
+) -> Generator[Progress, None, ExportSummary]:
     """Write ``OUT/annotations/instances_<split>.json`` for each split of the chosen videos."""
     options = options or ExportOptions()
     out = Path(out).resolve()
@@ -51,7 +55,7 @@ def export_labels(
     docs: dict[str, dict[str, Any]] = {}
     ids = {"video": 0, "image": 0, "annotation": 0, "instance": 0}
     images_of: list[tuple[Any, list[int]]] = []
-    with atomic_path(out) as tmp:
+    with export_target(out, TARGET, options.overwrite) as tmp:
         (tmp / "annotations").mkdir(parents=True)
         (tmp / "images").mkdir()
         for i, video in enumerate(videos):
@@ -73,7 +77,7 @@ def export_labels(
                                            tmp / "images" / video.split / folders[video.name],
                                            IMAGE_NAME, cancel)
     yield Progress("exporting", len(videos), len(videos))
-    return out
+    return ExportSummary(out, len(videos))
 
 
 def _document(categories: list[dict[str, Any]]) -> dict[str, Any]:
@@ -180,12 +184,7 @@ def _split_of_file(file: Path) -> str:
 
 def _load(file: Path) -> _Field:
     text = fr.read_text(file)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(file, f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
-    except RecursionError as exc:
-        raise FormatError(file, "is nested too deeply to be a COCO file") from exc
+    data = parse_json(file, text)
     root = _Field(file, "", data)
     if not isinstance(data, dict):
         raise root.fail("expected a JSON object (a COCO file)")

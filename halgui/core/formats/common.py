@@ -2,29 +2,47 @@
 options, and atomic output.
 
 An importer parses its file into :class:`ParsedVideo` objects (checking everything and naming
-the line or field of any problem) and hands them to :func:`write_labels`, which writes them in
-one transaction: a file that fails anywhere changes nothing. An exporter reads a
-:class:`~halgui.core.project.LabelSnapshot` and writes through :func:`atomic_path` or
-:func:`write_json_atomic`, so a failed export never leaves a half-written file.
+the line or field of any problem) and hands them to :func:`write_labels`, which checks what every
+format must hold (names, numbers, no repeated track) and writes them in one transaction: a file
+that fails anywhere changes nothing. An exporter reads a
+:class:`~halgui.core.project.LabelSnapshot` and writes through :func:`export_target`, the one
+place that decides where an export may write: it never deletes or replaces a file the export
+does not write itself, and a failed export leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
-import shutil
+import math
 import tempfile
-from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from halgui.core.annotations import Keyframe
 from halgui.core.errors import FormatError, VideoError
-from halgui.core.progress import CancelFlag, Progress
-from halgui.core.project import Project
+from halgui.core.formats.target import (
+    ExportError,
+    ExportExists,
+    Kind,
+    check_export_target,
+    export_target,
+    write_file_atomic,
+)
+from halgui.core.names import name_problem
+from halgui.core.progress import CancelFlag, Progress, run_to_end
+from halgui.core.project import LabelSnapshot, Project
 from halgui.core.video import fingerprint, probe
+
+#: Largest frame count an importer accepts (fits SQLite and C ints).
+MAX_FRAMES = 2**31 - 1
+#: Largest frame side and frame rate an importer accepts: beyond any real video, and small
+#: enough that every later computation on them (areas, timestamps) stays exact.
+MAX_SIDE = 65535
+MAX_FPS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,27 @@ class ExportOptions:
     human_only: bool = False          # leave out imported and model-accepted keyframes
     keyframe_rate: float = 1.0        # AVA: keyframes per second
     write_images: bool = False        # formats that can reference frames: extract them too
+    overwrite: bool = False           # OUT may exist: replace the files this export writes
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote, and which videos it left out and why (formats that need every
+    frame labeled skip the others)."""
+
+    path: Path
+    videos: int
+    skipped: tuple[str, ...] = ()
+    skipped_because: str = ""
+
+    def describe(self, names: int = 5) -> str:
+        """One line for a person: ``wrote OUT (3 videos; skipped 2 (why): a, b)``."""
+        text = f"wrote {self.path} ({self.videos} video{'s' * (self.videos != 1)}"
+        if self.skipped:
+            shown = ", ".join(self.skipped[:names])
+            more = f" and {len(self.skipped) - names} more" if len(self.skipped) > names else ""
+            text += f"; skipped {len(self.skipped)} ({self.skipped_because}): {shown}{more}"
+        return text + ")"
 
 
 def import_parsed(
@@ -88,8 +127,10 @@ def write_labels(
 
     Classes are matched by name (new ones added); a video name already in the project is
     refused; a video whose file exists is probed and must agree with the labels' frame size and
-    count, otherwise it is added annotation-only, to be linked later.
+    count, otherwise it is added annotation-only, to be linked later. Before anything is written,
+    :func:`check_parsed` checks what every format must hold.
     """
+    check_parsed(source, classes, videos)
     for video in videos:
         if project.video_by_name(video.name) is not None:
             raise FormatError(source, f"video {video.name!r} is already in the project")
@@ -145,30 +186,114 @@ def check_file(source: Path, video: ParsedVideo) -> tuple[int, str]:
     return fingerprint(video.path)
 
 
-@contextmanager
-def atomic_path(out: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``out`` (file or folder) that replaces ``out`` only when the
-    block ends without an error; otherwise it is removed and ``out`` is untouched."""
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    target = tmp / out.name
+# ---------------------------------------------------------------------- checks for every format
+def check_parsed(source: Path, classes: Sequence[tuple[str, str]],
+                 videos: Sequence[ParsedVideo]) -> None:
+    """Refuse, naming ``source``, what no format may bring in: a class or video name with a
+    control character (MOT and YOLO write one class per line, so a newline would shift every
+    class after it), a frame count, size or rate beyond any real video (or not a number at all),
+    and a track given twice in one video: the same actor, class and visible keyframes (its boxes
+    would count twice). A repeated track is refused rather than merged, so that a file that
+    means something else is not silently changed."""
+    for name, _ in classes:
+        _check_name(source, "class", name)
+    for video in videos:
+        _check_name(source, "video", video.name)
+        _check_numbers(source, video)
+        seen: set[tuple[Any, ...]] = set()
+        for track in video.tracks:
+            _check_name(source, "class", track.class_name)
+            key = (track.actor, track.class_name,  # the boxes it draws: its visible keyframes
+                   tuple(sorted((k.frame, k.box.as_tuple()) for k in track.keyframes
+                                if not k.outside)))
+            if key in seen:
+                actor = f"actor {track.actor}" if track.actor else "a track without actor"
+                raise FormatError(source, f"video {video.name!r}: {actor} has the same "
+                                          f"{track.class_name!r} track twice; refused (not "
+                                          "merged): remove the repeated track")
+            seen.add(key)
+
+
+def _check_name(source: Path, kind: str, name: str) -> None:
+    problem = name_problem(name)
+    if problem is not None:
+        raise FormatError(source, f"{kind} {problem}")
+
+
+def _whole(value: object, lo: int, hi: int) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) and lo <= value <= hi
+
+
+def _check_numbers(source: Path, video: ParsedVideo) -> None:
+    where = f"video {video.name!r}"
+    if not _whole(video.n_frames, 1, MAX_FRAMES):
+        raise FormatError(source, f"{where}: frame count {video.n_frames!r} is not a whole "
+                                  f"number in 1..{MAX_FRAMES}")
+    for what, side in (("width", video.width), ("height", video.height)):
+        if not _whole(side, 1, MAX_SIDE):
+            raise FormatError(source, f"{where}: {what} {side!r} is not a whole number in "
+                                      f"1..{MAX_SIDE}")
+    fps = video.fps
+    if (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps)
+            or not 0 < fps <= MAX_FPS):
+        raise FormatError(source, f"{where}: frame rate {fps!r} is not a number in "
+                                  f"(0, {MAX_FPS:g}]")
+
+
+def parse_json(path: Path, text: str) -> Any:
+    """JSON text read from ``path``; every way it can fail is a FormatError naming the file
+    (a number of thousands of digits is a ValueError, deep nesting a RecursionError)."""
     try:
-        yield target
-        if out.is_dir() and target.is_dir():
-            old = out.with_name(f".{out.name}.old")
-            os.replace(out, old)
-            os.replace(target, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(target, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(path, f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    except ValueError as exc:
+        raise FormatError(path, "holds a number too long to read (thousands of digits)") from exc
+    except RecursionError as exc:
+        raise FormatError(path, "is nested too deeply to read") from exc
+
+
+def files_written(module: ModuleType, snapshot: LabelSnapshot, options: ExportOptions,
+                  cancel: CancelFlag | None = None) -> list[str]:
+    """The files (relative paths) an export of ``snapshot`` with ``module`` writes, found by
+    writing it to a temporary folder without frame images: what a dialog names before it asks
+    to overwrite. A one-file format gives ``[""]`` (the file itself)."""
+    dry = dataclasses.replace(options, write_images=False, overwrite=False)
+    with tempfile.TemporaryDirectory(prefix="halgui-preview-") as folder:
+        out = Path(folder) / "out"
+        run_to_end(module.export_labels(snapshot, out, dry, cancel))
+        if out.is_file():
+            return [""]
+        return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
 
 
 def write_json_atomic(out: Path, document: dict[str, Any]) -> None:
-    """Write JSON next to ``out`` and rename it over ``out`` only once fully written."""
-    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        json.dump(document, f, separators=(",", ":"))
-        f.flush()
-        os.fsync(f.fileno())
+    """Write JSON next to ``out`` and rename it over ``out`` only once fully written (for
+    outputs that are meant to be replaced, such as predictions)."""
+    text = json.dumps(document, separators=(",", ":"))
+    write_file_atomic(Path(out), text.encode("utf-8"))
+
+
+__all__ = [
+    "MAX_FPS",
+    "MAX_FRAMES",
+    "MAX_SIDE",
+    "ExportError",
+    "ExportExists",
+    "ExportOptions",
+    "ExportSummary",
+    "ImportSummary",
+    "Kind",
+    "ParsedTrack",
+    "ParsedVideo",
+    "check_export_target",
+    "check_file",
+    "check_parsed",
+    "export_target",
+    "files_written",
+    "import_parsed",
+    "parse_json",
+    "write_file_atomic",
+    "write_json_atomic",
+    "write_labels",
+]

@@ -28,16 +28,19 @@ from halgui.core.errors import BoxError, FormatError
 from halgui.core.formats import _frames as fr
 from halgui.core.formats.common import (
     ExportOptions,
+    ExportSummary,
     ImportSummary,
+    Kind,
     ParsedTrack,
     ParsedVideo,
-    atomic_path,
+    export_target,
     import_parsed,
 )
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import LabelSnapshot, Project, VideoRecord
 
 IMAGE_NAME = "frame_%06d.png"
+TARGET: Kind = "folder"
 _DEFAULT_FPS = 25.0
 
 
@@ -45,15 +48,14 @@ _DEFAULT_FPS = 25.0
 def export_labels(
     snapshot: LabelSnapshot, out: str | Path, options: ExportOptions | None = None,
     cancel: CancelFlag | None = None,
-) -> Generator[Progress, None, Path]:
+) -> Generator[Progress, None, ExportSummary]:
     """Write one CVAT for video 1.1 XML file per chosen video into the folder ``OUT``."""
     options = options or ExportOptions()
     out = Path(out).resolve()
     videos = fr.chosen_videos(snapshot, options)
     files = fr.safe_names(v.name for v in videos)
     now = datetime.now(timezone.utc).isoformat(sep=" ", timespec="seconds")
-    with atomic_path(out) as tmp:
-        tmp.mkdir(parents=True)
+    with export_target(out, TARGET, options.overwrite) as tmp:
         for i, video in enumerate(videos):
             if cancel is not None:
                 cancel.check()
@@ -65,7 +67,7 @@ def export_labels(
                 yield from fr.write_frames(video, range(video.n_frames),
                                            tmp / "images" / files[video.name], IMAGE_NAME, cancel)
     yield Progress("exporting", len(videos), len(videos))
-    return out
+    return ExportSummary(out, len(videos))
 
 
 def _labels(snapshot: LabelSnapshot) -> list[str]:
@@ -162,6 +164,12 @@ class _Node:
     def text(self, tag: str, default: str | None = None) -> str | None:
         node = self.find(tag)
         return default if node is None else "".join(node.parts).strip()
+
+    def exact(self, tag: str) -> str | None:
+        """The text of a name as written: a video or class name may end in spaces, and a round
+        trip must keep them."""
+        node = self.find(tag)
+        return None if node is None else "".join(node.parts)
 
 
 @dataclass
@@ -301,8 +309,8 @@ class _Reader:
         task = meta.find("task") or meta.find("job")
         if task is None:
             raise self.fail("<meta> has neither <task> nor <job>", meta.line)
-        name = task.text("name") or ""
-        if not name:
+        name = task.exact("name") or ""
+        if not name.strip():
             raise self.fail("the task has no <name> (the video's name)", task.line)
         size = task.find("original_size")
         if size is None:
@@ -317,8 +325,8 @@ class _Reader:
         labels: dict[str, str] = {}
         holder = task.find("labels")
         for label in holder.children if holder is not None else []:
-            label_name = (label.text("name") or "").strip()
-            if label.tag != "label" or not label_name:
+            label_name = label.exact("name") or ""
+            if label.tag != "label" or not label_name.strip():
                 raise self.fail("a <label> without a <name>", label.line)
             labels.setdefault(label_name, label.text("color") or "")
         video = _Video(name, width, height, stop + 1, fr.split_of(task.text("subset") or "")
@@ -419,7 +427,7 @@ def parse(path: str | Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
         parsed, boxed = [], set()
         spare = max((t.actor for t in tracks), default=0)  # ungrouped tracks: actors after it
         for track in tracks:
-            label = track.label.strip()
+            label = track.label
             if video.labels and label not in video.labels:
                 raise FormatError(file, f"line {track.line}: label {label!r} is not declared "
                                         "in <meta><labels>")

@@ -18,18 +18,25 @@ from typing import Any
 from halgui.core.annotations import Keyframe, clip_box
 from halgui.core.errors import BoxError, FormatError
 from halgui.core.formats.common import (
+    MAX_FRAMES,
     ExportOptions,
+    ExportSummary,
     ImportSummary,
+    Kind,
     ParsedTrack,
     ParsedVideo,
+    export_target,
     import_parsed,
-    write_json_atomic,
+    parse_json,
+    write_json_atomic,  # predictions are written with it
 )
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import SPLITS, LabelSnapshot, Project
 
 FORMAT = "halgui"
 VERSION = 1
+TARGET: Kind = "file"
+SUFFIX = ".json"
 
 
 # ---------------------------------------------------------------------- parsing
@@ -79,11 +86,14 @@ class _Field:
             raise self.fail("expected a non-empty string")
         return self.value
 
-    def int(self, minimum: int = 0) -> int:
+    def int(self, minimum: int = 0, maximum: int = MAX_FRAMES) -> int:
+        """A whole number in ``[minimum, maximum]`` (the default bound fits SQLite and C)."""
         if isinstance(self.value, bool) or not isinstance(self.value, int):
             raise self.fail("expected a whole number")
         if self.value < minimum:
             raise self.fail(f"must be at least {minimum}, got {self.value}")
+        if self.value > maximum:
+            raise self.fail(f"must be at most {maximum}, got {_short(self.value)}")
         return self.value
 
     def number(self) -> float:
@@ -92,6 +102,11 @@ class _Field:
         if not math.isfinite(self.value):
             raise self.fail("expected a finite number")
         return float(self.value)
+
+
+def _short(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else f"a number of {len(text)} digits"
 
 
 def parse(path: str | Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
@@ -103,10 +118,7 @@ def parse(path: str | Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
         raise FormatError(path, f"cannot be read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise FormatError(path, "is not UTF-8 text") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(path, f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    data = parse_json(path, text)
     root = _Field(path, "", data)
     if root.get("format", None).value != FORMAT:
         raise root.fail(f"'format' must be {FORMAT!r} (is this a halgui label file?)")
@@ -227,24 +239,28 @@ def to_dict(snapshot: LabelSnapshot, base: Path, *, split: str | None = None) ->
     }
 
 
-def export_file(snapshot: LabelSnapshot, out: str | Path, *, split: str | None = None) -> Path:
-    """Write a snapshot as halgui JSON atomically (temp file in the same folder, then rename)."""
-    out = Path(out).resolve()
-    document = to_dict(snapshot, out.parent, split=split)
-    write_json_atomic(out, document)
+def export_file(snapshot: LabelSnapshot, out: str | Path, *, split: str | None = None,
+                overwrite: bool = False) -> Path:
+    """Write a snapshot as halgui JSON atomically (temp file in the same folder, then rename);
+    an existing ``out`` is refused unless ``overwrite`` (see :mod:`.target`)."""
+    out = Path(out).expanduser().resolve()
+    text = json.dumps(to_dict(snapshot, out.parent, split=split), separators=(",", ":"))
+    with export_target(out, TARGET, overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return out
 
 
 def export_labels(
     snapshot: LabelSnapshot, out: str | Path, options: ExportOptions | None = None,
     cancel: CancelFlag | None = None,
-) -> Generator[Progress, None, Path]:
+) -> Generator[Progress, None, ExportSummary]:
     """The registry's export entry point. ``OUT`` is the JSON file; pseudo-labels are not
     written (the format keeps keyframes, from which they are recomputed)."""
+    options = options or ExportOptions()
     yield Progress("exporting", 0, 1)
-    path = export_file(snapshot, out, split=(options or ExportOptions()).split)
+    path = export_file(snapshot, out, split=options.split, overwrite=options.overwrite)
     yield Progress("exporting", 1, 1)
-    return path
+    return ExportSummary(path, sum(options.split in (None, v.split) for v in snapshot.videos))
 
 
 def _keyframe_dict(k: Keyframe) -> dict[str, Any]:
@@ -266,4 +282,5 @@ def _ranges(frames: frozenset[int]) -> list[list[int]]:
     return runs
 
 
-__all__ = ["export_file", "export_labels", "import_labels", "parse", "to_dict"]
+__all__ = ["export_file", "export_labels", "import_labels", "parse", "to_dict",
+           "write_json_atomic"]

@@ -29,11 +29,14 @@ from halgui.core.errors import BoxError, FormatError
 from halgui.core.formats import _frames as fr
 from halgui.core.formats.common import (
     ExportOptions,
+    ExportSummary,
     ImportSummary,
+    Kind,
     ParsedTrack,
     ParsedVideo,
-    atomic_path,
+    export_target,
     import_parsed,
+    parse_json,
 )
 from halgui.core.formats.halgui_json import _Field
 from halgui.core.progress import CancelFlag, Progress
@@ -47,20 +50,20 @@ MOT_CLASSES = (
 )
 ACTIONS_HEADER = "frame,id,action_id,track,kind,source,bb_left,bb_top,bb_width,bb_height"
 KINDS = ("keyframe", "interpolated", "outside")
+TARGET: Kind = "folder"
 
 
 # ---------------------------------------------------------------------- export
 def export_labels(
     snapshot: LabelSnapshot, out: str | Path, options: ExportOptions | None = None,
     cancel: CancelFlag | None = None,
-) -> Generator[Progress, None, Path]:
+) -> Generator[Progress, None, ExportSummary]:
     """Write one MOT sequence per chosen video under ``OUT/<split>/``."""
     options = options or ExportOptions()
     out = Path(out).resolve()
     videos = fr.chosen_videos(snapshot, options)
     folders = fr.safe_names(v.name for v in videos)
-    with atomic_path(out) as tmp:
-        tmp.mkdir(parents=True)
+    with export_target(out, TARGET, options.overwrite) as tmp:
         for i, video in enumerate(videos):
             if cancel is not None:
                 cancel.check()
@@ -72,7 +75,7 @@ def export_labels(
                 yield from fr.write_frames(video, range(video.n_frames), seq / "img1",
                                            "%06d.jpg", cancel, first=1)
     yield Progress("exporting", len(videos), len(videos))
-    return out
+    return ExportSummary(out, len(videos))
 
 
 def _xywh(box: tuple[float, float, float, float]) -> tuple[str, str, str, str]:
@@ -205,10 +208,7 @@ def _names(path: Path, what: str) -> list[str]:
 def _sidecar(path: Path, n_frames: int) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    try:
-        data = json.loads(fr.read_text(path))
-    except json.JSONDecodeError as exc:
-        raise FormatError(path, f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    data = parse_json(path, fr.read_text(path))
     root = _Field(path, "", data)
     if root.get("format", None).value != "halgui-mot":
         raise root.fail("'format' must be 'halgui-mot'")

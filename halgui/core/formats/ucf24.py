@@ -35,11 +35,15 @@ from halgui.core.annotations import Box, Keyframe, track_boxes
 from halgui.core.errors import FormatError
 from halgui.core.formats import safe_pickle
 from halgui.core.formats.common import (
+    ExportError,
     ExportOptions,
+    ExportSummary,
     ImportSummary,
+    Kind,
     ParsedTrack,
     ParsedVideo,
-    atomic_path,
+    export_target,
+    parse_json,
     write_labels,
 )
 from halgui.core.progress import CancelFlag, Progress
@@ -52,6 +56,7 @@ TESTLIST = "testlist01.txt"
 SIDECAR_FORMAT = "halgui-ucf24-sidecar"
 WIDTH, HEIGHT, FPS = 320, 240, 25.0  # UCF101's frames
 MAX_SIDE = 65535
+TARGET: Kind = "folder"
 
 
 # ---------------------------------------------------------------------- tubes, both ways
@@ -156,6 +161,26 @@ def plan_tubes(snapshot: LabelSnapshot, options: ExportOptions,
     return TubePlan(tuple(c.name for c in snapshot.classes), tuple(videos), tuple(skipped))
 
 
+#: Why a tube export leaves a video out (the summary and the error say it).
+SKIPPED_BECAUSE = "not labeled on every frame"
+
+
+def check_plan(plan: TubePlan, out: str | Path, format_name: str) -> None:
+    """A tube export that would write no video is an error, not an empty file: say why."""
+    if plan.videos:
+        return
+    if plan.skipped:
+        raise ExportError(Path(out), f"nothing to write: {format_name} holds only videos "
+                                     f"labeled on every frame, and none of the "
+                                     f"{len(plan.skipped)} video(s) is (mark every frame "
+                                     "labeled, or use another format)")
+    raise ExportError(Path(out), "nothing to write: no video is chosen (check --split)")
+
+
+def tube_summary(plan: TubePlan, out: Path) -> ExportSummary:
+    return ExportSummary(out, len(plan.videos), plan.skipped, SKIPPED_BECAUSE)
+
+
 def _runs(frames: Sequence[int]) -> list[list[int]]:
     runs: list[list[int]] = []
     for f in frames:
@@ -177,15 +202,12 @@ def video_label(tubes: Sequence[Tube]) -> int:
 # ---------------------------------------------------------------------- sidecar JSON
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FormatError(path, f"cannot be read ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
         raise FormatError(path, "is not UTF-8 text") from exc
-    except json.JSONDecodeError as exc:
-        raise FormatError(path, f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
-    except RecursionError as exc:
-        raise FormatError(path, "is nested too deeply to be a sidecar") from exc
+    return parse_json(path, text)
 
 
 def sidecar_video(source: Path, where: str, value: Any) -> dict[str, Any]:
@@ -377,7 +399,7 @@ def import_labels(
 def export_labels(
     snapshot: LabelSnapshot, out: str | Path, options: ExportOptions | None = None,
     cancel: CancelFlag | None = None,
-) -> Generator[Progress, None, Path]:
+) -> Generator[Progress, None, ExportSummary]:
     """Write ``OUT/`` with ``pyannot.pkl``, the split lists and the sidecar (atomically).
 
     ``pseudo_labels`` changes nothing: tubes hold a box on every frame, interpolated boxes
@@ -385,6 +407,7 @@ def export_labels(
     the sidecar's ``skipped``)."""
     options = options or ExportOptions()
     plan = yield from plan_tubes(snapshot, options, cancel)
+    check_plan(plan, out, "ucf24")
     database: dict[str, dict[str, Any]] = {}
     sidecar: dict[str, Any] = {"format": SIDECAR_FORMAT, "version": 1,
                                "labels": list(plan.labels), "videos": {},
@@ -405,17 +428,17 @@ def export_labels(
             "split": video.split, "actors": [t.actor for t in tubes],
         }
     yield Progress("writing", 0, 1)
-    with atomic_path(out) as tmp:
-        tmp.mkdir()
+    with export_target(out, TARGET, options.overwrite) as tmp:
         with open(tmp / PICKLE, "wb") as f:
             pickle.dump(database, f, protocol=3)  # as the published pyannot.pkl
         for name, split in ((TRAINLIST, "train"), (TESTLIST, "test")):
             lines = sorted(v.name for v, _ in plan.videos if v.split == split)
             (tmp / name).write_text("".join(f"{n}\n" for n in lines), encoding="utf-8")
         (tmp / SIDECAR).write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
-    yield Progress("writing", 1, 1, f"{len(plan.videos)} videos, {len(plan.skipped)} skipped "
-                                     "(not labeled on every frame)")
-    return Path(out).resolve()
+    summary = tube_summary(plan, Path(out).resolve())
+    yield Progress("writing", 1, 1, summary.describe())
+    return summary
 
 
-__all__ = ["export_labels", "import_labels", "parse", "plan_tubes", "tracks_from_runs"]
+__all__ = ["check_plan", "export_labels", "import_labels", "parse", "plan_tubes",
+           "tracks_from_runs", "tube_summary"]

@@ -30,11 +30,14 @@ from halgui.core.errors import BoxError, FormatError
 from halgui.core.formats import _frames as fr
 from halgui.core.formats.common import (
     ExportOptions,
+    ExportSummary,
     ImportSummary,
+    Kind,
     ParsedTrack,
     ParsedVideo,
-    atomic_path,
+    export_target,
     import_parsed,
+    parse_json,
 )
 from halgui.core.formats.halgui_json import _Field
 from halgui.core.progress import CancelFlag, Progress
@@ -42,20 +45,21 @@ from halgui.core.project import SPLITS, LabelSnapshot, Project, VideoRecord
 
 SIDECAR = "halgui_yolo.json"
 FRAME_NAME = "frame_%06d"
+TARGET: Kind = "folder"
 
 
 # ---------------------------------------------------------------------- export
 def export_labels(
     snapshot: LabelSnapshot, out: str | Path, options: ExportOptions | None = None,
     cancel: CancelFlag | None = None,
-) -> Generator[Progress, None, Path]:
+) -> Generator[Progress, None, ExportSummary]:
     """Write the chosen videos as a YOLO dataset in the folder ``OUT``."""
     options = options or ExportOptions()
     out = Path(out).resolve()
     videos = fr.chosen_videos(snapshot, options)
     folders = fr.safe_names(v.name for v in videos)
     entries = []
-    with atomic_path(out) as tmp:
+    with export_target(out, TARGET, options.overwrite) as tmp:
         (tmp / "labels").mkdir(parents=True)
         for i, video in enumerate(videos):
             if cancel is not None:
@@ -75,7 +79,7 @@ def export_labels(
                    "videos": entries}
         (tmp / SIDECAR).write_text(json.dumps(sidecar, ensure_ascii=False), encoding="utf-8")
     yield Progress("exporting", len(videos), len(videos))
-    return out
+    return ExportSummary(out, len(videos))
 
 
 def _data_yaml(videos: list[VideoRecord], folders: dict[str, str], names: list[str]) -> str:
@@ -157,7 +161,7 @@ def _yaml_names(path: Path) -> list[str]:
         if rest.startswith("["):
             try:
                 value = json.loads(rest)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON: a YAML flow list
                 value = [v.strip().strip("'\"") for v in rest.strip("[]").split(",")]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise FormatError(path, f"line {i + 1}: names must be a list of strings")
@@ -312,10 +316,7 @@ def _video_entry(v: _Field, root: Path, names: list[str]) -> ParsedVideo:
 
 def _with_sidecar(root: Path, names: list[str]) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
     path = root / SIDECAR
-    try:
-        data = json.loads(fr.read_text(path))
-    except json.JSONDecodeError as exc:
-        raise FormatError(path, f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    data = parse_json(path, fr.read_text(path))
     top = _Field(path, "", data)
     if top.get("format", None).value != "halgui-yolo":
         raise top.fail("'format' must be 'halgui-yolo'")

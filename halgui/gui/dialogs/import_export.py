@@ -1,8 +1,15 @@
-"""Import and export dialogs over the format registry (:mod:`halgui.core.formats`)."""
+"""Import and export dialogs over the format registry (:mod:`halgui.core.formats`).
+
+The export dialog starts on a new dated folder under the project's ``exports/`` (so that two
+exports never meet), and before it lets an export write into a folder that holds files, or over
+an existing file, it names the files the export would replace and asks.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -14,19 +21,49 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QWidget,
 )
 
 from halgui.core import formats
+from halgui.core.errors import HalguiError
 from halgui.core.formats import FORMATS
-from halgui.core.formats.common import ExportOptions
+from halgui.core.formats.common import (
+    ExportError,
+    ExportExists,
+    ExportOptions,
+    check_export_target,
+    files_written,
+)
 from halgui.core.progress import CancelFlag
-from halgui.core.project import SPLITS, Project
+from halgui.core.project import SPLITS, LabelSnapshot, Project
+from halgui.gui.dialogs.messages import show_error
 
-__all__ = ["ExportDialog", "ImportDialog", "ask_export", "ask_import"]
+__all__ = ["ExportDialog", "ImportDialog", "ask_export", "ask_import", "default_export_path"]
 
 Job = Callable[[CancelFlag], object]
+#: How many replaced files the overwrite question lists by name before "and N more".
+LISTED_FILES = 15
+
+
+def _target(name: str) -> tuple[str, str]:
+    """What a format writes: ``("folder", "")`` or ``("file", suffix)``."""
+    module = formats.get(name)
+    kind = getattr(module, "TARGET", "folder")
+    return kind, getattr(module, "SUFFIX", "") if kind == "file" else ""
+
+
+def default_export_path(exports: Path, format_name: str, now: datetime | None = None) -> Path:
+    """A new path under ``exports`` named for the time and format, e.g.
+    ``exports/2026-12-03_1530-coco`` (``-2``, ``-3``... when taken)."""
+    stamp = f"{(now or datetime.now()):%Y-%m-%d_%H%M}-{format_name}"
+    suffix = _target(format_name)[1]
+    candidate, n = exports / f"{stamp}{suffix}", 1
+    while candidate.exists():
+        n += 1
+        candidate = exports / f"{stamp}-{n}{suffix}"
+    return candidate
 
 
 def _format_box() -> QComboBox:
@@ -92,10 +129,24 @@ class ImportDialog(_PathDialog):
 
 
 class ExportDialog(_PathDialog):
-    """Where and how to export: format, split, human labels only or with pseudo-labels."""
+    """Where and how to export: format, split, human labels only or with pseudo-labels.
 
-    def __init__(self, parent: QWidget | None = None, start: str = "") -> None:
+    With ``exports`` (the project's exports folder) the path starts as, and follows the format
+    as, a new dated folder there until the user edits it. OK checks the path first: a place no
+    export may go is an error; an existing non-empty folder or file asks, naming the files the
+    export would replace (``snapshot`` gives the labels to find them), and ``overwrite`` says
+    whether the user agreed."""
+
+    def __init__(self, parent: QWidget | None = None, start: str = "",
+                 exports: Path | None = None,
+                 snapshot: Callable[[], LabelSnapshot] | None = None) -> None:
         super().__init__("Export labels", parent, start)
+        self.exports, self._snapshot = exports, snapshot
+        self.overwrite = False
+        self._auto = ""
+        if exports is not None and not start:
+            self._follow_format()
+        self.format.currentIndexChanged.connect(self._follow_format)
         self.split = QComboBox()
         self.split.addItem("all videos", None)
         for split in SPLITS:
@@ -112,7 +163,61 @@ class ExportDialog(_PathDialog):
     def options(self) -> ExportOptions:
         return ExportOptions(split=self.split.currentData(), human_only=self.human_only.isChecked(),
                              pseudo_labels=self.pseudo.isChecked(),
-                             write_images=self.images.isChecked())
+                             write_images=self.images.isChecked(), overwrite=self.overwrite)
+
+    def _follow_format(self) -> None:
+        """A new dated path for the chosen format, unless the user typed a path of their own."""
+        if self.exports is None or self.path.text() not in ("", self._auto):
+            return
+        self._auto = str(default_export_path(self.exports, self.format_name()))
+        self.path.setText(self._auto)
+
+    def accept(self) -> None:
+        out, kind = self.chosen_path(), _target(self.format_name())[0]
+        self.overwrite = False
+        try:
+            check_export_target(out, kind)  # type: ignore[arg-type]
+        except ExportExists:
+            if not self._confirm_overwrite(out, kind):
+                return
+            self.overwrite = True
+        except ExportError as exc:
+            show_error(self, "Cannot export there", exc)
+            return
+        super().accept()
+
+    def _confirm_overwrite(self, out: Path, kind: str) -> bool:
+        if kind == "file":
+            text = (f"{out} exists.\n\nReplace it with this export? Nothing else is touched.")
+        else:
+            try:
+                planned = files_written(formats.get(self.format_name()),
+                                        self._labels(), self.options())
+            except HalguiError as exc:  # the export itself would fail: say so now
+                show_error(self, "Cannot export", exc)
+                return False
+            replaced = [rel for rel in planned if (out / rel).exists()]
+            listed = "\n".join(f"  {rel}" for rel in replaced[:LISTED_FILES])
+            more = len(replaced) - LISTED_FILES
+            listed += f"\n  and {more} more" if more > 0 else ""
+            text = (f"{out} is not empty.\n\n"
+                    + (f"The export replaces these {len(replaced)} file(s) of an earlier "
+                       f"export:\n{listed}\n\n" if replaced else
+                       "The export adds its files there and replaces none.\n\n")
+                    + ("Frame images of the same names are replaced too.\n\n"
+                       if self.images.isChecked() else "")
+                    + "Nothing else in the folder is touched. Export there?")
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace files?", text,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.setObjectName("overwriteQuestion")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    def _labels(self) -> LabelSnapshot:
+        if self._snapshot is None:
+            raise HalguiError("no project labels to preview the export with")
+        return self._snapshot()
 
     def _browse(self) -> None:
         name, _ = QFileDialog.getSaveFileName(self, "Export to", self.path.text())
@@ -130,10 +235,12 @@ def ask_import(parent: QWidget | None, project: Project) -> Job | None:
 
 
 def ask_export(parent: QWidget | None, project: Project) -> Job | None:
-    """Ask where and how to export; the export of a snapshot taken now, as a job."""
-    dialog = ExportDialog(parent, str(project.folder / "exports"))
+    """Ask where and how to export; the export of a snapshot taken now, as a job. The export
+    may replace files only where the dialog asked and the user agreed."""
+    dialog = ExportDialog(parent, exports=project.folder / "exports", snapshot=project.snapshot)
     if not dialog.exec():
         return None
-    module, out, options = formats.get(dialog.format_name()), dialog.chosen_path(), dialog.options()
+    module, out = formats.get(dialog.format_name()), dialog.chosen_path()
+    options = dataclasses.replace(dialog.options(), overwrite=dialog.overwrite)
     snapshot = project.snapshot()
     return lambda cancel: module.export_labels(snapshot, out, options, cancel)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 
 from halgui.core.errors import FormatError
 from halgui.core.formats import act
-from halgui.core.formats.common import ExportOptions
+from halgui.core.formats.common import ExportError, ExportOptions
 from halgui.core.progress import run_to_end
 from halgui.core.project import Project
 from tests.core.formats.pickle_fixtures import (
@@ -75,7 +75,7 @@ def test_a_jhmdb_like_file_imports(tmp_path):
 
 def test_round_trip(tmp_path):
     source = make_project(tmp_path / "src")
-    out = run_to_end(act.export_labels(source.snapshot(), tmp_path / "gt.pkl"))
+    out = run_to_end(act.export_labels(source.snapshot(), tmp_path / "gt.pkl")).path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.pkl", "src"]
     project, snapshot = import_into(act, out, tmp_path / "dst")
     original = source.snapshot()
@@ -90,7 +90,7 @@ def test_round_trip(tmp_path):
 
 def test_the_file_has_the_published_layout(tmp_path):
     source = make_project(tmp_path / "src")
-    out = run_to_end(act.export_labels(source.snapshot(), tmp_path / "gt.pkl"))
+    out = run_to_end(act.export_labels(source.snapshot(), tmp_path / "gt.pkl")).path
     assert out.read_bytes()[:2] == b"\x80\x02"  # protocol 2, as the published files
     with open(out, "rb") as f:
         data = pickle.load(f, encoding="latin1")
@@ -114,10 +114,11 @@ def test_the_file_has_the_published_layout(tmp_path):
 
 def test_options(tmp_path):
     source = make_project(tmp_path / "src", fully_labeled=False)
-    out = run_to_end(act.export_labels(source.snapshot(), tmp_path / "gt.pkl",
-                                       ExportOptions(split="train")))
-    with open(out, "rb") as f:
-        assert pickle.load(f)["nframes"] == {}  # clip_a is not labeled on every frame
+    # clip_a, the one train video, is not labeled on every frame: nothing to write is an error
+    with pytest.raises(ExportError, match=r"gt\.pkl: nothing to write: .*none of the 1 video"):
+        run_to_end(act.export_labels(source.snapshot(), tmp_path / "gt.pkl",
+                                     ExportOptions(split="train")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
     source.close()
 
 
@@ -150,7 +151,7 @@ def test_malformed_files_name_the_file_and_key(tmp_path, change, message):
 def exported(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("act")
     source = make_project(folder / "src")
-    out = run_to_end(act.export_labels(source.snapshot(), folder / "gt.pkl"))
+    out = run_to_end(act.export_labels(source.snapshot(), folder / "gt.pkl")).path
     source.close()
     return out
 

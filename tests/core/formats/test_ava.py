@@ -60,7 +60,7 @@ def read_gt_like_the_evaluator(path: Path, labelmap: dict[int, str]) -> list[tup
 
 def test_the_files_follow_the_evaluator_rules(tmp_path):
     source = make_project(tmp_path / "src", fully_labeled=False)
-    out = run_to_end(ava.export_labels(source.snapshot(), tmp_path / "ava"))
+    out = run_to_end(ava.export_labels(source.snapshot(), tmp_path / "ava")).path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ava", "src"]
     labelmap = read_labelmap_like_the_evaluator(out / ava.LABEL_MAP)
     assert labelmap == {1: "walk", 2: "run", 3: "wave", 4: "idle"}
@@ -87,7 +87,7 @@ def test_the_files_follow_the_evaluator_rules(tmp_path):
 
 def test_round_trip_keeps_the_keyframes_at_the_rate(tmp_path):
     source = make_project(tmp_path / "src", fully_labeled=False)
-    out = run_to_end(ava.export_labels(source.snapshot(), tmp_path / "ava"))
+    out = run_to_end(ava.export_labels(source.snapshot(), tmp_path / "ava")).path
     project, snapshot = import_into(ava, out, tmp_path / "dst")
     original = source.snapshot()
     assert [c.name for c in snapshot.classes] == list(CLASSES)
@@ -121,7 +121,7 @@ def test_pseudo_labels_go_to_their_own_file(tmp_path):
     source.set_keyframes(sparse, [Keyframe(0, Box(0, 0, 80, 60)), Keyframe(50, Box(80, 60, 160,
                                                                                     120))])
     out = run_to_end(ava.export_labels(source.snapshot(), tmp_path / "ava",
-                                       ExportOptions(pseudo_labels=True)))
+                                       ExportOptions(pseudo_labels=True))).path
     gt = (out / "ava_train_v2.2.csv").read_text().splitlines()
     pseudo = (out / "ava_train_pseudo_labels_v2.2.csv").read_text().splitlines()
     assert "clip_a,0001,0.250,0.250,0.750,0.750,3,7" in pseudo  # halfway, interpolated
@@ -145,7 +145,7 @@ def test_other_rates(tmp_path, rate, frames):
     project.set_keyframes(track, [Keyframe(f, Box(10, 10, 50, 50)) for f in frames])
     project.set_labeled(video, range(125))
     out = run_to_end(ava.export_labels(project.snapshot(), tmp_path / "ava",
-                                       ExportOptions(keyframe_rate=rate)))
+                                       ExportOptions(keyframe_rate=rate))).path
     stamps = [line.split(",")[1] for line in (out / "ava_train_v2.2.csv").read_text().split()]
     assert stamps == ["0000", "0001", "0002"]
     assert json.loads((out / ava.SIDECAR).read_text())["keyframe_rate"] == rate
@@ -223,7 +223,7 @@ def test_a_real_ava_folder_imports_with_its_video_file(tmp_path):
 ])
 def test_malformed_files_name_the_file_and_line(tmp_path, name, text, message):
     source = make_project(tmp_path / "src")
-    out = run_to_end(ava.export_labels(source.snapshot(), tmp_path / "ava"))
+    out = run_to_end(ava.export_labels(source.snapshot(), tmp_path / "ava")).path
     source.close()
     (out / name).write_text(text)
     project = Project.create(tmp_path / "p")
@@ -240,7 +240,7 @@ def exported(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ava")
     source = make_project(folder / "src", fully_labeled=False)
     out = run_to_end(ava.export_labels(source.snapshot(), folder / "ava",
-                                       ExportOptions(pseudo_labels=True)))
+                                       ExportOptions(pseudo_labels=True))).path
     source.close()
     return out
 

@@ -26,7 +26,7 @@ TOL = 0.0011  # 3 decimals for x, y, w and h
 
 
 def export(snapshot, out, **options):
-    return run_to_end(coco.export_labels(snapshot, out, ExportOptions(**options)))
+    return run_to_end(coco.export_labels(snapshot, out, ExportOptions(**options))).path
 
 
 def import_into(folder, path):
@@ -191,7 +191,7 @@ def test_json_syntax_error_names_line_and_column(tmp_path):
 def fuzz_source(tmp_path_factory):
     folder = tmp_path_factory.mktemp("coco-fuzz")
     with build_project(folder / "p", None) as p:
-        return run_to_end(coco.export_labels(p.snapshot(), folder / "out"))
+        return run_to_end(coco.export_labels(p.snapshot(), folder / "out")).path
 
 
 @settings(max_examples=60, deadline=None,

@@ -23,7 +23,7 @@ TOL = 0.0051  # CVAT writes 2 decimals
 
 
 def export(snapshot, out, **options):
-    return run_to_end(cvat.export_labels(snapshot, out, ExportOptions(**options)))
+    return run_to_end(cvat.export_labels(snapshot, out, ExportOptions(**options))).path
 
 
 @pytest.mark.parametrize("pseudo", [False, True])
@@ -196,7 +196,7 @@ def test_an_unknown_declared_encoding_is_a_format_error(tmp_path):
 def fuzz_source(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cvat-fuzz")
     with build_project(folder / "p", None) as p:
-        return run_to_end(cvat.export_labels(p.snapshot(), folder / "out"))
+        return run_to_end(cvat.export_labels(p.snapshot(), folder / "out")).path
 
 
 @settings(max_examples=60, deadline=None,

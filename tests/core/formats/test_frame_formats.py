@@ -15,10 +15,11 @@ MODULES = [coco, cvat, mot, yolo]
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[1])
 def test_a_cancelled_export_leaves_the_previous_output_alone(tmp_path, snapshot, module):
-    out = run_to_end(module.export_labels(snapshot, tmp_path / "out"))
+    out = run_to_end(module.export_labels(snapshot, tmp_path / "out")).path
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     flag = CancelFlag()
-    work = module.export_labels(snapshot, out, ExportOptions(pseudo_labels=True), flag)
+    work = module.export_labels(snapshot, out, ExportOptions(pseudo_labels=True, overwrite=True),
+                                flag)
     next(work)
     flag.cancel()
     with pytest.raises(Cancelled):
@@ -35,7 +36,7 @@ def test_video_names_that_are_not_file_names_round_trip(tmp_path, module):
         for i, name in enumerate(names):
             video = a.add_video(name, path=None, width=100, height=50, n_frames=10)
             a.set_keyframes(a.add_track(video, walk, 1), [kf(i, (1, 2, 30, 40))])
-        out = run_to_end(module.export_labels(a.snapshot(), tmp_path / "out"))
+        out = run_to_end(module.export_labels(a.snapshot(), tmp_path / "out")).path
     with Project.create(tmp_path / "b") as b:
         run_to_end(module.import_labels(b, out))
         assert sorted(v.name for v in b.videos()) == sorted(names)

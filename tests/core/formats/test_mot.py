@@ -27,7 +27,7 @@ SEQ = {CLIP: "train/clip", STREET: "val/street_cam_02"}
 
 
 def export(snapshot, out, **options):
-    return run_to_end(mot.export_labels(snapshot, out, ExportOptions(**options)))
+    return run_to_end(mot.export_labels(snapshot, out, ExportOptions(**options))).path
 
 
 def actor_boxes(snapshot, name, pseudo=False):
@@ -164,7 +164,7 @@ def test_malformed_files_name_the_line_and_change_nothing(tmp_path, snapshot, fi
 def fuzz_source(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mot-fuzz")
     with build_project(folder / "p", None) as p:
-        return run_to_end(mot.export_labels(p.snapshot(), folder / "out"))
+        return run_to_end(mot.export_labels(p.snapshot(), folder / "out")).path
 
 
 @settings(max_examples=80, deadline=None,

@@ -91,7 +91,7 @@ def test_without_a_testlist_every_video_is_train(tmp_path):
 
 def test_round_trip(tmp_path):
     source = make_project(tmp_path / "src")
-    out = run_to_end(ucf24.export_labels(source.snapshot(), tmp_path / "out"))
+    out = run_to_end(ucf24.export_labels(source.snapshot(), tmp_path / "out")).path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]  # nothing else written
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [ucf24.PICKLE, ucf24.SIDECAR, ucf24.TRAINLIST, ucf24.TESTLIST])
@@ -113,7 +113,7 @@ def test_round_trip(tmp_path):
 
 def test_the_file_has_the_published_layout(tmp_path):
     source = make_project(tmp_path / "src")
-    out = run_to_end(ucf24.export_labels(source.snapshot(), tmp_path / "out"))
+    out = run_to_end(ucf24.export_labels(source.snapshot(), tmp_path / "out")).path
     with open(out / "pyannot.pkl", "rb") as f:
         data = pickle.load(f, encoding="latin1")
     assert set(data) == {"clip_a", "Class/clip_b", "clip_c"}
@@ -136,12 +136,12 @@ def test_the_file_has_the_published_layout(tmp_path):
 def test_videos_not_labeled_on_every_frame_are_left_out(tmp_path):
     source = make_project(tmp_path / "src", fully_labeled=False)
     out = run_to_end(ucf24.export_labels(source.snapshot(), tmp_path / "out",
-                                         ExportOptions(split=None)))
+                                         ExportOptions(split=None))).path
     sidecar = json.loads((out / ucf24.SIDECAR).read_text())
     assert sidecar["skipped"] == ["clip_a"]
     assert "clip_a" not in sidecar["videos"]
     test_only = run_to_end(ucf24.export_labels(source.snapshot(), tmp_path / "test",
-                                               ExportOptions(split="test")))
+                                               ExportOptions(split="test"))).path
     with open(test_only / "pyannot.pkl", "rb") as f:
         assert list(pickle.load(f)) == ["Class/clip_b"]
     source.close()
@@ -150,7 +150,7 @@ def test_videos_not_labeled_on_every_frame_are_left_out(tmp_path):
 def test_human_only_drops_other_keyframes(tmp_path):
     source = make_project(tmp_path / "src")
     out = run_to_end(ucf24.export_labels(source.snapshot(), tmp_path / "out",
-                                         ExportOptions(human_only=True)))
+                                         ExportOptions(human_only=True))).path
     with open(out / "pyannot.pkl", "rb") as f:
         data = pickle.load(f)
     tubes = {(t["label"], t["sf"], t["ef"]) for t in data["clip_a"]["annotations"]}
@@ -188,7 +188,7 @@ def test_malformed_pickles_name_the_file_and_key_and_change_nothing(tmp_path, da
 
 def test_a_sidecar_with_the_wrong_number_of_actors_is_refused(tmp_path):
     source = make_project(tmp_path / "src")
-    out = run_to_end(ucf24.export_labels(source.snapshot(), tmp_path / "out"))
+    out = run_to_end(ucf24.export_labels(source.snapshot(), tmp_path / "out")).path
     sidecar = json.loads((out / ucf24.SIDECAR).read_text())
     sidecar["videos"]["clip_a"]["actors"].append(9)
     (out / ucf24.SIDECAR).write_text(json.dumps(sidecar))

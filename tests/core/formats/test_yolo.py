@@ -26,7 +26,7 @@ TOL = 0.001  # 6 decimals of a 320-pixel side
 
 
 def export(snapshot, out, **options):
-    return run_to_end(yolo.export_labels(snapshot, out, ExportOptions(**options)))
+    return run_to_end(yolo.export_labels(snapshot, out, ExportOptions(**options))).path
 
 
 @pytest.mark.parametrize("pseudo", [False, True])
@@ -159,7 +159,7 @@ def test_malformed_files_name_the_line_and_change_nothing(tmp_path, snapshot, fi
 def fuzz_source(tmp_path_factory):
     folder = tmp_path_factory.mktemp("yolo-fuzz")
     with build_project(folder / "p", None) as p:
-        return run_to_end(yolo.export_labels(p.snapshot(), folder / "out"))
+        return run_to_end(yolo.export_labels(p.snapshot(), folder / "out")).path
 
 
 @settings(max_examples=80, deadline=None,
