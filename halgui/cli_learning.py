@@ -110,7 +110,7 @@ def cmd_round(args: argparse.Namespace) -> int:
             train.clip, max_clips_per_epoch=args.clips_per_epoch))
     config = RoundConfig(strategy=args.strategy, train=train, seed=args.seed,
                          selection=SelectionConfig(budget=args.budget, alpha=args.alpha))
-    with Project.open(args.dir) as project:
+    with Project.open(args.dir, lock="halgui round", force=args.force) as project:
         result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
     _print({"round": result.number, "proposals": result.proposals,
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
