@@ -84,7 +84,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from halgui.core.ingest import add_videos
     from halgui.core.project import Project
 
-    with Project.open(args.dir) as project:
+    with Project.open(args.dir, lock="halgui add", force=args.force) as project:
         result = drive(add_videos(project, args.paths, split=args.split, skip_bad=args.skip_bad),
                        quiet=args.json)
     report = {
@@ -143,7 +143,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     target = Path(args.dir)
     created = not (target / DB_NAME).exists()
-    project = Project.create(target) if created else Project.open(target)
+    project = (Project.create(target) if created
+               else Project.open(target, lock="halgui import", force=args.force))
     try:
         summary = drive(module.import_labels(project, args.path, CancelFlag()),
                         quiet=args.json)
@@ -294,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="train", choices=("train", "val", "test"))
     p.add_argument("--skip-bad", action="store_true",
                    help="add the readable videos and report the others (default: add none)")
+    _force_flag(p)
 
     p = command("info", cmd_info, "show what a project holds", json_flag=True)
     p.add_argument("dir", type=Path)
@@ -311,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path)
     p.add_argument("path", type=Path)
     p.add_argument("--format", required=True, choices=_format_names())
+    _force_flag(p)
 
     p = command("export", cmd_export, "export a project's labels")
     p.add_argument("dir", type=Path)
@@ -380,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "(round 0: choose videos by appearance); starts from the project's Round "
                 "settings, changed only by the flags given", json_flag=True)
     round_arguments(p)
+    _force_flag(p)
 
     p = command("simulate", cmd_simulate, "benchmark the strategies with a simulated "
                 "annotator (algorithm.md 7): CSV, Markdown table, PNG plot", json_flag=True)
@@ -414,6 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                    help="train/score: where the model runs")
     return parser
+
+
+def _force_flag(p: argparse.ArgumentParser) -> None:
+    """Commands that change a project refuse one open for editing elsewhere (its lock file
+    names the program, host and pid), unless forced."""
+    p.add_argument("--force", action="store_true",
+                   help="change the project even if it is open for editing elsewhere (for a "
+                        "lock left by a program that is no longer running)")
 
 
 def _default_to_open(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:

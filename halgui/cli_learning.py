@@ -130,7 +130,7 @@ def cmd_round(args: argparse.Namespace) -> int:
     from halgui.core.project import Project
 
     _at_least_one(args, "clips_per_epoch")  # epochs and budget: checked by their flags' types
-    with Project.open(args.dir) as project:
+    with Project.open(args.dir, lock="halgui round", force=args.force) as project:
         config = round_config(project, args)
         result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
     _print({"round": result.number, "proposals": result.proposals,

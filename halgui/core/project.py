@@ -10,6 +10,8 @@ Layout of a project folder::
 Every edit method is one transaction, committed before it returns (``synchronous=FULL``), so an
 edit the GUI shows as done survives a crash or a kill. Long readers (training, export) take a
 :meth:`Project.snapshot`: a separate connection reads one consistent state while edits go on.
+A program that edits holds ``project.lock`` (:mod:`halgui.core.lock`); a project opened
+read-only, or in a folder that cannot be written (:mod:`halgui.core.connection`), refuses edits.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from halgui.core import schema
+from halgui.core import connection, schema
 from halgui.core.annotations import Box, Keyframe, Source, Track
 from halgui.core.errors import ProjectError
+from halgui.core.lock import ProjectLock
 
 DB_NAME = "project.halgui"
 SUBFOLDERS = ("cache", "models", "exports")
@@ -89,11 +92,18 @@ class LabelSnapshot:
 class Project:
     """An open project. Create with :meth:`create`, open with :meth:`open`."""
 
-    def __init__(self, folder: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, folder: Path, conn: sqlite3.Connection, *, mode: str = connection.RW,
+                 read_only_reason: str | None = None, file_lock: ProjectLock | None = None,
+                 busy_timeout: float = connection.DEFAULT_BUSY_TIMEOUT_S) -> None:
         self.folder = folder
         self._conn = conn
         self._lock = threading.RLock()
         self._depth = 0
+        self._mode = mode
+        #: Why edits are refused (opened read-only, a folder that cannot be written), or None.
+        self.read_only_reason = read_only_reason
+        self._file_lock = file_lock
+        self._busy_timeout = busy_timeout
 
     # ------------------------------------------------------------------ opening and closing
     @property
@@ -115,34 +125,51 @@ class Project:
         except OSError as exc:
             reason = f"cannot create the project folder ({exc.strerror})"
             raise ProjectError(folder, reason) from exc
-        conn = _connect(folder / DB_NAME)
+        timeout = connection.busy_timeout_s()
+        conn = connection.connect(folder / DB_NAME, timeout=timeout)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("BEGIN IMMEDIATE")
         schema.create(conn)
         conn.execute("COMMIT")
-        return cls(folder, conn)
+        return cls(folder, conn, busy_timeout=timeout)
 
     @classmethod
-    def open(cls, folder: str | Path) -> Project:
-        """Open an existing project; refuse (changing nothing) anything that is not one."""
+    def open(cls, folder: str | Path, *, read_only: bool | str = False, lock: str | None = None,
+             force: bool = False, busy_timeout: float | None = None) -> Project:
+        """Open an existing project; refuse (changing nothing) anything that is not one.
+
+        ``lock`` names the program that will edit it (the app, a command that writes): the
+        lock file is taken for it, from a live holder only with ``force``, and a project that
+        cannot be written is refused. Without ``lock`` nothing is locked (reading, or work done
+        for the program that holds the lock). ``read_only`` (True, or the reason to show) opens
+        it for viewing and export only; so does a folder that cannot be written, the reason in
+        :attr:`read_only_reason`. ``busy_timeout``: seconds a write waits for another one
+        (default: :func:`connection.busy_timeout_s`)."""
         folder = Path(folder).resolve()
-        db = folder / DB_NAME
         if not folder.is_dir():
             raise ProjectError(folder, "no such project folder")
-        if not db.is_file():
+        if not (folder / DB_NAME).is_file():
             raise ProjectError(folder, f"is not a halgui project (no {DB_NAME} in it)")
-        version = _check_database(db)
-        conn = _connect(db)
-        conn.execute("PRAGMA journal_mode = WAL")  # a copied or restored file may have lost it
-        if version < schema.SCHEMA_VERSION:
-            schema.migrate(conn, version)
-        for sub in SUBFOLDERS:
-            (folder / sub).mkdir(exist_ok=True)
-        return cls(folder, conn)
+        db = connection.open_database(folder / DB_NAME, read_only=read_only, lock=lock,
+                                      force=force, busy_timeout=busy_timeout)
+        if db.read_only_reason is None:
+            for sub in SUBFOLDERS:
+                (folder / sub).mkdir(exist_ok=True)
+        return cls(folder, db.conn, mode=db.mode, read_only_reason=db.read_only_reason,
+                   file_lock=db.lock, busy_timeout=db.busy_timeout)
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
 
     def close(self) -> None:
+        """Close the database and give up the lock file (a crash leaves it, to be taken over
+        as stale)."""
         with self._lock:
             self._conn.close()
+            if self._file_lock is not None:
+                self._file_lock.release()
+                self._file_lock = None
 
     def __enter__(self) -> Project:
         return self
@@ -162,7 +189,13 @@ class Project:
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
+            if self.read_only_reason is not None:
+                raise ProjectError(self.folder, f"is open read-only ({self.read_only_reason}):"
+                                                " nothing can be changed")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._busy(exc) from exc
             self._depth = 1
             try:
                 yield self._conn
@@ -176,7 +209,16 @@ class Project:
 
     def _query(self, sql: str, args: Iterable[object] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, tuple(args)).fetchall()
+            try:
+                return self._conn.execute(sql, tuple(args)).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise self._busy(exc) from exc
+
+    def _busy(self, exc: sqlite3.OperationalError) -> Exception:
+        """A ProjectError for SQLite's ``database is locked``; any other error as it is."""
+        if connection.is_busy(exc):
+            return connection.busy_error(self.db_path, self._busy_timeout)
+        return exc
 
     # ------------------------------------------------------------------ videos
     def add_video(
@@ -410,7 +452,7 @@ class Project:
     # ------------------------------------------------------------------ reading it all
     def snapshot(self) -> LabelSnapshot:
         """All labels at one instant, read on a private connection (safe from any thread)."""
-        conn = _connect(self.db_path)
+        conn = connection.connect(self.db_path, self._mode, self._busy_timeout)
         try:
             conn.execute("BEGIN")  # a read transaction: one consistent WAL snapshot
             reader = Project(self.folder, conn)
@@ -528,39 +570,6 @@ class Project:
 
 
 # ---------------------------------------------------------------------- helpers
-def _connect(db: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = FULL")
-    return conn
-
-
-def _check_database(db: Path) -> int:
-    """Return the schema version of a project database, read-only; raise if it is unusable."""
-    try:
-        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
-        try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise ProjectError(db, f"is not a readable halgui database ({exc})") from exc
-    if app_id != schema.APPLICATION_ID:
-        raise ProjectError(db, "is an SQLite file but not a halgui project database")
-    if version > schema.SCHEMA_VERSION:
-        raise ProjectError(
-            db,
-            f"was written by a newer halgui (schema {version}; this version reads up to "
-            f"{schema.SCHEMA_VERSION}): update halgui to open it",
-        )
-    if version < 1 or (version < schema.SCHEMA_VERSION and version not in schema.MIGRATIONS):
-        raise ProjectError(db, f"has schema version {version}, which cannot be migrated")
-    return version
-
-
 def _keyframe_row(r: sqlite3.Row) -> Keyframe:
     return Keyframe(r["frame"], Box(r["x1"], r["y1"], r["x2"], r["y2"]), bool(r["outside"]),
                     r["source"])

@@ -4,6 +4,10 @@ The version lives in ``PRAGMA user_version``; ``PRAGMA application_id`` marks th
 halgui project so that any other SQLite file is refused instead of being written into. A
 database made by a newer halgui is never opened for writing (it would be corrupted by code that
 does not know its tables). Older versions are migrated forward, each step one transaction.
+
+Versions: 1, the first; 2, ``AUTOINCREMENT`` on the tables whose ids the app hands around
+(videos, classes, tracks, rounds), so that an id is never given again once deleted: an undo, or
+another window, that still holds a deleted track's id must not reach a new track by it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,12 @@ from collections.abc import Callable
 #: ``PRAGMA application_id`` of a halgui project ("HALG" in ASCII).
 APPLICATION_ID = 0x48414C47
 #: The schema this code reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The oldest schema this code can read without migrating it (a read-only project cannot be
+#: migrated; version 1 differs from 2 only in how new ids are chosen).
+OLDEST_READABLE = 1
+#: Tables whose ``id`` is ``AUTOINCREMENT`` from version 2 on.
+NEVER_REUSED = ("videos", "classes", "tracks", "rounds")
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (
@@ -97,29 +106,76 @@ CREATE TABLE video_scores (
 ) WITHOUT ROWID;
 """
 
+
+
+def _never_reused(sql: str) -> str:
+    """Schema text with ``AUTOINCREMENT`` on the ids of :data:`NEVER_REUSED`."""
+    for table in NEVER_REUSED:
+        head = f"CREATE TABLE {table} (\n    id "
+        start = sql.index(head) + len(head)
+        end = sql.index("\n", start)
+        sql = sql[:start] + sql[start:end].replace("PRIMARY KEY", "PRIMARY KEY AUTOINCREMENT",
+                                                   1) + sql[end:]
+    return sql
+
+
+_SCHEMA_V2 = _never_reused(_SCHEMA_V1)
+
+
+def _statements(sql: str) -> list[str]:
+    return [s for s in sql.split(";\n") if s.strip()]
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Rebuild the id tables with ``AUTOINCREMENT`` (SQLite cannot add it in place): copy each
+    into a new table of the version 2 definition, drop the old one, rename the new one. The
+    ids kept are the same, and none below the highest one left is ever given again."""
+    for table in NEVER_REUSED:
+        create = next(s for s in _statements(_SCHEMA_V2)
+                      if s.strip().startswith(f"CREATE TABLE {table} ("))
+        conn.execute(create.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}_v2 (", 1))
+        conn.execute(f"INSERT INTO {table}_v2 SELECT * FROM {table}")
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE {table}_v2 RENAME TO {table}")
+    for statement in _statements(_SCHEMA_V2):  # the indexes dropped with their tables
+        if statement.strip().startswith("CREATE INDEX"):
+            conn.execute(statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: ``MIGRATIONS[v]`` upgrades a database from version ``v`` to ``v + 1`` inside a transaction.
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
 
 
 def create(conn: sqlite3.Connection) -> None:
     """Create the current schema in an empty database (inside the caller's transaction)."""
-    for statement in _SCHEMA_V1.split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
+    for statement in _statements(_SCHEMA_V2):
+        conn.execute(statement)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def migrate(conn: sqlite3.Connection, from_version: int) -> None:
-    """Run every migration from ``from_version`` up to :data:`SCHEMA_VERSION`, one per step."""
-    for version in range(from_version, SCHEMA_VERSION):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            MIGRATIONS[version](conn)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    """Run every migration from ``from_version`` up to :data:`SCHEMA_VERSION`, one per step.
+
+    Foreign keys are off while a step runs (a step may rebuild a table others refer to, as
+    SQLite's own procedure for schema changes does) and checked before it commits: a step that
+    would leave a dangling reference is rolled back whole."""
+    conn.execute("PRAGMA foreign_keys = OFF")  # has no effect inside a transaction: before it
+    try:
+        for version in range(from_version, SCHEMA_VERSION):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                MIGRATIONS[version](conn)
+                bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if bad:
+                    raise sqlite3.IntegrityError(
+                        f"migration to schema {version + 1} leaves {len(bad)} broken references")
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")

@@ -5,6 +5,11 @@ keyframe, a deleted track, a previous class), and does its work in one project t
 ``redo`` and ``undo`` reach the database at once: there is no Save. After each redo and undo it
 emits :attr:`LabelEvents.labelsChanged` so every view re-reads the project.
 
+An edit or undo that cannot be applied (another window or program changed or deleted its rows,
+the project is read-only or busy) changes nothing: its transaction is rolled back, the command
+leaves the stack (obsolete) so the rest of the history stays usable, and
+:attr:`LabelEvents.editFailed` says why in one line.
+
 A new box continues a track when it can (:func:`continuing_track`), so actor ids stay stable
 across frames. The functions at the bottom are the label rules the views share; they take core
 objects only.
@@ -14,12 +19,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtGui import QUndoCommand
 
 from halgui.core.annotations import Box, BoxTuple, Keyframe, Track, track_boxes
+from halgui.core.errors import HalguiError
 from halgui.core.project import ClassRecord, Project
 from halgui.gui.label_events import LabelEvents
 
@@ -33,9 +40,11 @@ __all__ = [
     "SetBoxClass",
     "SetFrameLabeled",
     "VideoLabels",
+    "apply_or_drop",
     "box_on_frame",
     "class_keys",
     "continuing_track",
+    "failure_message",
     "paste_source_frame",
 ]
 
@@ -56,15 +65,17 @@ class _LabelCommand(QUndoCommand):
         self.video_id = video_id
         self.frame = frame
         self._announce = announce
+        self._done = False  # redone at least once (the first redo is the edit itself)
 
     def redo(self) -> None:
-        with self.project.transaction():
-            self._redo()
-        self._notify()
+        self._apply(self._redo, "redo" if self._done else "")
+        self._done = True
 
     def undo(self) -> None:
-        with self.project.transaction():
-            self._undo()
+        self._apply(self._undo, "undo")
+
+    def _apply(self, step: Callable[[], None], verb: str) -> None:
+        apply_or_drop(self, self.project, self.events, step, verb)
         self._notify()
 
     def _redo(self) -> None:
@@ -269,13 +280,38 @@ class PasteBoxes(_LabelCommand):
         if not self._children:
             self.setObsolete(True)
 
-    def _redo(self) -> None:
+    def _redo(self) -> None:  # the parts join this transaction: all of them or none
         for child in self._children:
-            child.redo()
+            child._redo()
 
     def _undo(self) -> None:
         for child in reversed(self._children):
-            child.undo()
+            child._undo()
+
+
+def apply_or_drop(command: QUndoCommand, project: Project, events: LabelEvents,
+                  step: Callable[[], None], verb: str) -> None:
+    """One side of ``command`` (``verb``: "" for the edit itself, "undo", "redo") in one
+    transaction. If it fails, nothing changed: the command is marked obsolete, so QUndoStack
+    drops it after this redo or undo, and :attr:`LabelEvents.editFailed` says why."""
+    try:
+        with project.transaction():
+            step()
+    except (HalguiError, sqlite3.IntegrityError) as exc:
+        command.setObsolete(True)
+        events.editFailed.emit(failure_message(verb, command.text(), exc))
+
+
+def failure_message(verb: str, text: str, exc: Exception) -> str:
+    """One line for an edit (``verb`` "") or an undo / redo that could not be applied."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        reason = "it no longer applies: its track was changed or deleted elsewhere"
+    else:
+        reason = str(exc)
+    if not verb:
+        return f"{text} was not saved: {reason}. Nothing was changed."
+    return (f"Cannot {verb} {text}: {reason}. Nothing was changed; it was removed from the "
+            "undo history.")
 
 
 # ---------------------------------------------------------------------- shared label rules

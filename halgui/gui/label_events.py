@@ -21,7 +21,11 @@ class LabelEvents(QObject):
     more than one frame should refresh all of that video.
 
     ``classesChanged()``: a class was added or changed (name, colour, shortcut).
+
+    ``editFailed(message)``: an edit, undo or redo could not be applied and changed nothing;
+    ``message`` is one line for the status bar.
     """
 
     labelsChanged = Signal(int, int)
     classesChanged = Signal()
+    editFailed = Signal(str)

@@ -7,6 +7,11 @@ objects (the open :class:`Project`, a :class:`FrameCache`) plus the shared undo 
 runs long work (adding videos, import, export, the demo) through the one :class:`Worker`.
 Rounds run in the background through :class:`RoundController` (progress in the status bar,
 history in a dock); :class:`ModelOverlay` puts the latest model's output on the canvas.
+
+The window holds the project's lock file while the project is open (:mod:`halgui.core.lock`).
+A project open for editing elsewhere is offered read-only (view, export, no edits); so is one in a
+folder that cannot be written, with the reason in the status bar. An edit that cannot be applied
+says so in the status bar (:attr:`LabelEvents.editFailed`).
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QWidget
 
 from halgui.core import proposals
+from halgui.core.connection import ReadOnlyProject
 from halgui.core.errors import HalguiError
 from halgui.core.frame_cache import FrameCache
+from halgui.core.lock import ProjectInUse
 from halgui.core.project import Project, VideoRecord
 from halgui.core.video import VideoInfo, fingerprint, open_video
 from halgui.gui import commands, menus
@@ -29,6 +36,7 @@ from halgui.gui.dialogs import files
 from halgui.gui.dialogs.help import ShortcutsDialog
 from halgui.gui.dialogs.messages import show_error
 from halgui.gui.dialogs.progress import JobProgress
+from halgui.gui.dialogs.project_in_use import InUseChoice, ask_project_in_use
 from halgui.gui.history import HistoryPanel
 from halgui.gui.label_events import LabelEvents
 from halgui.gui.label_panel import LabelPanel
@@ -39,7 +47,10 @@ from halgui.gui.timeline import TimelinePanel
 from halgui.gui.video_list import VideoList
 from halgui.gui.worker import JobSource, Worker
 
-__all__ = ["MainWindow"]
+__all__ = ["APP_LOCK", "MainWindow"]
+
+#: How the app names itself in a project's lock file (what another program is told).
+APP_LOCK = "the halgui app"
 
 
 class MainWindow(QMainWindow):
@@ -82,7 +93,8 @@ class MainWindow(QMainWindow):
         }
         self.tabifyDockWidget(self.docks["labels"], self.docks["history"])
         self.docks["labels"].raise_()
-        self.status = {name: QLabel() for name in ("frame", "time", "zoom", "device")}
+        self.status = {name: QLabel()
+                       for name in ("access", "frame", "time", "zoom", "device")}
         self.statusBar().addPermanentWidget(self.rounds.progress)
         for label in self.status.values():
             self.statusBar().addPermanentWidget(label)
@@ -98,6 +110,7 @@ class MainWindow(QMainWindow):
         self.timeline.player.frameRequested.connect(self._request_frame)
         self.events.labelsChanged.connect(self._labels_changed)
         self.events.classesChanged.connect(self._fill_class_menu)
+        self.events.editFailed.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.rounds.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.rounds.runningChanged.connect(lambda _: self._enable_actions())
         self.rounds.ended.connect(self._round_ended)
@@ -119,12 +132,17 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ projects
     @Slot(object)
-    def open_project(self, folder: Path | str) -> bool:
-        """Open a project folder (closing any open one); False and a message if it fails."""
+    def open_project(self, folder: Path | str, read_only: bool = False) -> bool:
+        """Open a project folder (closing any open one); False and a message if it fails, or
+        if it is open elsewhere and the user chose not to open it."""
+        if self.project is not None and self.project.folder == Path(folder).resolve():
+            self.close_project()  # the lock is this window's: open it afresh
         try:
-            project = Project.open(folder)
+            project = self._open(Path(folder), read_only)
         except HalguiError as exc:
             show_error(self, "Cannot open the project", exc)
+            return False
+        if project is None:
             return False
         self.close_project()
         self.project = project
@@ -143,7 +161,11 @@ class MainWindow(QMainWindow):
         self.model_view.set_project(project, self.canvas)
         add_recent(self.settings, project.folder)
         self.settings.setValue("recent/last", str(project.folder))
-        self.setWindowTitle(f"{project.folder.name} - halgui")
+        access = f" (read-only: {project.read_only_reason})" if project.read_only else ""
+        self.setWindowTitle(f"{project.folder.name}{' (read-only)' if access else ''} - halgui")
+        self.status["access"].setText("Read-only" if access else "")
+        self.status["access"].setToolTip(f"Opened{access}: view and export, no edits"
+                                         if access else "")
         self._show_project_widgets(True)
         state = self.settings.value("window/state")
         if state is None or not self.restoreState(state):  # else: as the user left it
@@ -157,9 +179,29 @@ class MainWindow(QMainWindow):
             self.timeline.player.request(todo[0][1])
         elif videos:
             self.open_video(videos[0].id)
-        else:
+        elif not access:
             self.statusBar().showMessage("Add videos: File > Add videos, or drop them here")
+        if access:
+            self.statusBar().showMessage(f"Opened{access}: edits are not saved", 15000)
         return True
+
+    def _open(self, folder: Path, read_only: bool) -> Project | None:
+        """Open for editing under this window's lock; when another program holds the lock, ask
+        (read-only, take over, or not at all); where the folder cannot be written, read-only."""
+        if read_only:
+            return Project.open(folder, read_only=True)
+        try:
+            return Project.open(folder, lock=APP_LOCK)
+        except ReadOnlyProject as exc:
+            return Project.open(folder, read_only=exc.why)
+        except ProjectInUse as exc:
+            choice = ask_project_in_use(self, exc)
+            if choice is InUseChoice.READ_ONLY:
+                why = f"open for editing in {exc.owner.describe()}"
+                return Project.open(folder, read_only=why)
+            if choice is InUseChoice.TAKE_OVER:
+                return Project.open(folder, lock=APP_LOCK, force=True)
+            return None
 
     @Slot()
     def close_project(self) -> None:
@@ -177,8 +219,9 @@ class MainWindow(QMainWindow):
                 widget.deleteLater()
         self.canvas = self.label_panel = None
         self.docks["labels"].setWidget(QWidget())
-        self.project.close()
+        self.project.close()  # gives up the lock file
         self.project = None
+        self.status["access"].setText("")
         self.video_list.set_project(None)
         self.history.set_project(None)
         self.timeline.load(None, None)
@@ -443,7 +486,8 @@ class MainWindow(QMainWindow):
         for action in self.actions():
             if action.property("needs_project"):
                 action.setEnabled(self.project is not None)
-        self.retrain_action.setEnabled(self.project is not None and not self.rounds.is_running())
+        writable = self.project is not None and not self.project.read_only
+        self.retrain_action.setEnabled(writable and not self.rounds.is_running())
 
     # ------------------------------------------------------------------ window
     def _restore_window(self) -> None:

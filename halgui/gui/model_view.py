@@ -33,7 +33,7 @@ from halgui.core.error_report import describe_error
 from halgui.core.errors import BoxError, Cancelled
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import Project, VideoRecord
-from halgui.gui.commands import VideoLabels, continuing_track
+from halgui.gui.commands import VideoLabels, apply_or_drop, continuing_track
 from halgui.gui.label_events import LabelEvents
 from halgui.gui.worker import Worker
 
@@ -235,6 +235,14 @@ class AcceptBoxes(QUndoCommand):
             self.setObsolete(True)
 
     def redo(self) -> None:
+        apply_or_drop(self, self.project, self.events, self._redo, "redo" if self._done else "")
+        self.events.labelsChanged.emit(self.video.id, self.frame)
+
+    def undo(self) -> None:
+        apply_or_drop(self, self.project, self.events, self._undo, "undo")
+        self.events.labelsChanged.emit(self.video.id, self.frame)
+
+    def _redo(self) -> None:
         p, source = self.project, "model-accepted"
         with p.transaction():
             if not self._done:
@@ -254,9 +262,8 @@ class AcceptBoxes(QUndoCommand):
                         p.restore_track(self.video.id, new)
                     else:
                         p.set_keyframe(track_id, self.frame, box, source=source)
-        self.events.labelsChanged.emit(self.video.id, self.frame)
 
-    def undo(self) -> None:
+    def _undo(self) -> None:
         p = self.project
         with p.transaction():
             for track_id, _, replaced, new in reversed(self._done):
@@ -267,4 +274,3 @@ class AcceptBoxes(QUndoCommand):
                 else:
                     p.set_keyframe(track_id, self.frame, replaced.box, outside=replaced.outside,
                                    source=replaced.source)
-        self.events.labelsChanged.emit(self.video.id, self.frame)
