@@ -71,10 +71,27 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
 
 # ---------------------------------------------------------------------- commands
 def cmd_new(args: argparse.Namespace) -> int:
+    from halgui.core.errors import ProjectError
+    from halgui.core.names import InvalidName, check_name
     from halgui.core.project import Project
 
+    names = [name.strip() for name in args.classes or ()]
+    # Every name is checked before the folder is made: a refused one leaves no project behind.
+    problem = ""
+    if not all(names):
+        problem = " has an empty class name"
+    elif len(set(names)) != len(names):
+        problem = " names a class twice"
+    for name in names if not problem else ():
+        try:
+            check_name("class", name)
+        except InvalidName as exc:
+            problem = f": {exc}"
+            break
+    if problem:
+        raise ProjectError(args.dir, f"--classes{problem}; no project was created")
     with Project.create(args.dir) as project:
-        for name in args.classes or ():
+        for name in names:
             project.add_class(name)
         print(f"created project {project.folder}")
     return 0

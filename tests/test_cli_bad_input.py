@@ -149,3 +149,29 @@ def test_a_round_warm_starting_from_a_damaged_model_changes_nothing(labeled, tmp
     one_line_error(result, str(models / "round-001.pt"), "not loaded for safety")
     assert not (tmp_path / "ran").exists()
     assert state(project) == before
+
+
+@pytest.mark.parametrize("classes,words", [
+    (["walk", "ju\nmp"], "--classes: class name 'ju\\nmp' contains the control character"),
+    (["walk", "ju\tmp"], "control character '\\t'"),
+    (["walk", "walk"], "--classes names a class twice"),
+    (["walk", " "], "--classes has an empty class name"),
+])
+def test_new_refuses_a_bad_class_name_and_makes_no_project(tmp_path, classes, words):
+    result = halgui("new", tmp_path / "p", "--classes", *classes)
+    one_line_error(result, str(tmp_path / "p"), words, "no project was created")
+    assert not (tmp_path / "p").exists()
+
+
+def test_add_refuses_a_video_whose_file_name_holds_a_control_character(tmp_path):
+    assert halgui("new", tmp_path / "p", "--classes", "walk").returncode == 0
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_mp4(videos / "good.mp4", n_frames=6)
+    write_mp4(videos / "tab\there.mp4", n_frames=6, seed=1)
+    result = halgui("add", tmp_path / "p", videos)
+    one_line_error(result, "video name 'tab\\there' contains the control character '\\t'")
+    with Project.open(tmp_path / "p") as project:
+        assert project.videos() == []  # the whole add is one transaction
+    (videos / "tab\there.mp4").rename(videos / "tab here.mp4")
+    assert halgui("add", tmp_path / "p", videos).returncode == 0

@@ -24,6 +24,7 @@ from pathlib import Path
 from halgui.core import schema
 from halgui.core.annotations import Box, Keyframe, Source, Track
 from halgui.core.errors import ProjectError
+from halgui.core.names import InvalidName, check_name
 
 DB_NAME = "project.halgui"
 SUBFOLDERS = ("cache", "models", "exports")
@@ -195,6 +196,7 @@ class Project:
     ) -> int:
         """Record a video (probing it is the caller's job, see :mod:`halgui.core.ingest`)."""
         _check_split(split)
+        _check_name("video", name, self.folder)
         stored = self._store_path(path) if path is not None else None
         try:
             with self.transaction() as c:
@@ -253,6 +255,7 @@ class Project:
         name = name.strip()
         if not name:
             raise ProjectError(self.db_path, "a class needs a non-empty name")
+        _check_name("class", name, self.db_path)
         with self._lock:
             count = self._conn.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
             color = color or DEFAULT_COLORS[count % len(DEFAULT_COLORS)]
@@ -569,6 +572,19 @@ def _keyframe_row(r: sqlite3.Row) -> Keyframe:
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise ProjectError(Path(DB_NAME), f"split {split!r} is not one of {', '.join(SPLITS)}")
+
+
+class NameRefused(ProjectError, InvalidName):
+    """A class or video name the store refuses (see :mod:`halgui.core.names`): a ProjectError
+    naming the project for the CLI and GUI, and an InvalidName for importers that re-raise it
+    naming their own file."""
+
+
+def _check_name(kind: str, name: str, where: Path) -> None:
+    try:
+        check_name(kind, name)
+    except InvalidName as exc:
+        raise NameRefused(where, str(exc)) from None
 
 
 def _why(exc: sqlite3.IntegrityError) -> str:
