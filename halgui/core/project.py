@@ -575,9 +575,7 @@ def _check_split(split: str) -> None:
 
 
 class NameRefused(ProjectError, InvalidName):
-    """A class or video name the store refuses (see :mod:`halgui.core.names`): a ProjectError
-    naming the project for the CLI and GUI, and an InvalidName for importers that re-raise it
-    naming their own file."""
+    """A name :mod:`halgui.core.names` refuses, naming the project (importers catch InvalidName)."""
 
 
 def _check_name(kind: str, name: str, where: Path) -> None:
