@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
@@ -71,10 +72,27 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
 
 # ---------------------------------------------------------------------- commands
 def cmd_new(args: argparse.Namespace) -> int:
+    from halgui.core.errors import ProjectError
+    from halgui.core.names import InvalidName, check_name
     from halgui.core.project import Project
 
+    names = [name.strip() for name in args.classes or ()]
+    # Every name is checked before the folder is made: a refused one leaves no project behind.
+    problem = ""
+    if not all(names):
+        problem = " has an empty class name"
+    elif len(set(names)) != len(names):
+        problem = " names a class twice"
+    for name in names if not problem else ():
+        try:
+            check_name("class", name)
+        except InvalidName as exc:
+            problem = f": {exc}"
+            break
+    if problem:
+        raise ProjectError(args.dir, f"--classes{problem}; no project was created")
     with Project.create(args.dir) as project:
-        for name in args.classes or ():
+        for name in names:
             project.add_class(name)
         print(f"created project {project.folder}")
     return 0
@@ -439,6 +457,33 @@ def _default_to_open(parser: argparse.ArgumentParser, argv: Sequence[str]) -> li
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # here, not at exit: a closed pipe is then caught below
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+#: Exit status when the reader of stdout went away (``halgui info --json | head -1``): 128 + 13,
+#: what the shell reports for ``cat``, ``grep`` and other tools that SIGPIPE ends, so a script
+#: with ``set -o pipefail`` sees halgui as it sees them. Not 0: not all the output was
+#: delivered; not 2: the input was not at fault.
+EXIT_CLOSED_PIPE = 141
+
+
+def _closed_pipe() -> int:
+    """Stop quietly: no traceback, and no second error when Python flushes stdout at exit
+    (the standard recipe: point stdout at devnull)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_CLOSED_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(_default_to_open(parser, sys.argv[1:] if argv is None else argv))
     try:

@@ -52,9 +52,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
         clip = dataclasses.replace(clip, size=args.size)
-    config = dataclasses.replace(config, clip=clip)
     with Project.open(args.dir) as project:
         snapshot = project.snapshot()
+        if args.init is not None:
+            size = _check_init(args.init, class_names(snapshot), project.folder, args.size)
+            clip = dataclasses.replace(clip, size=size)
+        config = dataclasses.replace(config, clip=clip)
         out = args.out or project.folder / "models" / f"train-{time.strftime('%Y%m%d-%H%M%S')}.pt"
         videos = drive(training_set(project.folder, snapshot, config.clip, config.stew),
                        quiet=args.json)
@@ -64,6 +67,24 @@ def cmd_train(args: argparse.Namespace) -> int:
             "final_loss": round(result.final_loss, 5), "seconds": round(result.seconds, 1),
             "device": result.device}, args.json)
     return 0
+
+
+def _check_init(path: Path, classes: list[str], folder: Path, size: int | None) -> int:
+    """Refuse a warm start before any work: a checkpoint that cannot be read, one trained for
+    other classes (its class head would be matched to the wrong labels) or for another clip
+    size than ``--size``. Returns the clip size to train at: the checkpoint's."""
+    from halgui.core.al import checkpoint
+
+    held = checkpoint.load(path)
+    if held.classes != classes:
+        raise checkpoint.CheckpointError(
+            path, f"was trained for the classes {', '.join(held.classes)}, but {folder} has "
+                  f"{', '.join(classes) or 'none'} (train without --init)")
+    if size is not None and size != held.model.config.size:
+        raise checkpoint.CheckpointError(
+            path, f"was trained on {held.model.config.size}-pixel clips, not --size {size} "
+                  "(leave --size out to continue at the checkpoint's)")
+    return held.model.config.size
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -20,13 +20,14 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from halgui.core import connection, schema
 from halgui.core.annotations import Box, Keyframe, Source, Track
 from halgui.core.errors import ProjectError
 from halgui.core.lock import ProjectLock
+from halgui.core.names import InvalidName, check_name
+from halgui.core.records import ClassRecord, LabelSnapshot, RoundRecord, VideoRecord
 
 DB_NAME = "project.halgui"
 SUBFOLDERS = ("cache", "models", "exports")
@@ -38,55 +39,6 @@ DEFAULT_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
-
-
-@dataclass(frozen=True)
-class VideoRecord:
-    """A video of the project; ``path`` is absolute, or None until an annotation-only video is
-    linked to its file."""
-
-    id: int
-    name: str
-    path: Path | None
-    size: int | None
-    hash: str | None
-    width: int
-    height: int
-    fps: float
-    n_frames: int
-    kind: str
-    split: str
-
-
-@dataclass(frozen=True)
-class ClassRecord:
-    id: int
-    name: str
-    color: str
-    shortcut: str | None
-
-
-@dataclass(frozen=True)
-class RoundRecord:
-    """A finished round as stored."""
-
-    number: int
-    strategy: str
-    config: dict[str, object]
-    metrics: dict[str, object]
-    checkpoint: Path | None
-    started_at: str
-    finished_at: str
-
-
-@dataclass(frozen=True)
-class LabelSnapshot:
-    """All labels of a project as they were at one instant; what a round or an export reads."""
-
-    videos: tuple[VideoRecord, ...]
-    classes: tuple[ClassRecord, ...]
-    tracks: dict[int, tuple[Track, ...]]
-    labeled: dict[int, frozenset[int]]
 
 
 class Project:
@@ -237,6 +189,7 @@ class Project:
     ) -> int:
         """Record a video (probing it is the caller's job, see :mod:`halgui.core.ingest`)."""
         _check_split(split)
+        _check_name("video", name, self.folder)
         stored = self._store_path(path) if path is not None else None
         try:
             with self.transaction() as c:
@@ -295,6 +248,7 @@ class Project:
         name = name.strip()
         if not name:
             raise ProjectError(self.db_path, "a class needs a non-empty name")
+        _check_name("class", name, self.db_path)
         with self._lock:
             count = self._conn.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
             color = color or DEFAULT_COLORS[count % len(DEFAULT_COLORS)]
@@ -578,6 +532,17 @@ def _keyframe_row(r: sqlite3.Row) -> Keyframe:
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise ProjectError(Path(DB_NAME), f"split {split!r} is not one of {', '.join(SPLITS)}")
+
+
+class NameRefused(ProjectError, InvalidName):
+    """A name :mod:`halgui.core.names` refuses, naming the project (importers catch InvalidName)."""
+
+
+def _check_name(kind: str, name: str, where: Path) -> None:
+    try:
+        check_name(kind, name)
+    except InvalidName as exc:
+        raise NameRefused(where, str(exc)) from None
 
 
 def _why(exc: sqlite3.IntegrityError) -> str:

@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from halgui.core.errors import ProjectError
+from halgui.core.names import name_problem
 from halgui.core.project import DEFAULT_COLORS, Project
 from halgui.gui.commands import SetFrameLabeled, VideoLabels, class_keys
+from halgui.gui.dialogs.messages import show_error
 from halgui.gui.label_events import LabelEvents
 
 __all__ = ["LabelPanel", "ask_new_class"]
@@ -36,6 +38,10 @@ def ask_new_class(parent: QWidget | None, color: str) -> tuple[str, str] | None:
     """Ask for a class name, then its colour (``color`` preselected); None if cancelled."""
     name, ok = QInputDialog.getText(parent, "Add class", "Name of the new action class:")
     if not ok or not name.strip():
+        return None
+    problem = name_problem(name.strip())
+    if problem is not None:  # pasted text can hold a newline or tab; the store refuses it
+        show_error(parent, "Add class", f"Class {problem}.")
         return None
     chosen = QColorDialog.getColor(QColor(color), parent, f"Colour of {name.strip()}")
     return (name.strip(), chosen.name()) if chosen.isValid() else None

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from halgui.core.names import name_problem
 from halgui.core.project import DB_NAME, DEFAULT_COLORS
 
 __all__ = ["ClassSpec", "NewProjectDialog"]
@@ -108,6 +109,10 @@ class NewProjectDialog(QDialog):
         if (folder / DB_NAME).exists():
             return f"{folder} already holds a project: open it instead."
         names = [c.name for c in classes]
+        for name in names:
+            problem = name_problem(name)
+            if problem is not None:
+                return f"Class {problem}."
         if len(set(names)) != len(names):
             return "Class names must differ."
         keys = [c.shortcut for c in classes if c.shortcut]

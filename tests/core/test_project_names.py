@@ -1,0 +1,45 @@
+"""The store refuses class and video names with a control character, wherever they come from:
+export formats write one name a line (MOT, YOLO) or use names as file names."""
+
+import pytest
+
+from halgui.core.errors import ProjectError
+from halgui.core.names import InvalidName
+from halgui.core.project import Project
+
+BAD = ["ju\nmp", "ju\tmp", "ju\rmp", "jump\x00", "ju\x1bmp", "ju\u2028mp", "ju\u202emp"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    with Project.create(tmp_path / "p") as p:
+        yield p
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_a_class_name_with_a_control_character_is_refused(project, bad):
+    with pytest.raises(ProjectError) as info:
+        project.add_class(bad)
+    assert isinstance(info.value, InvalidName)  # importers re-raise it naming their file
+    message = str(info.value)
+    assert message.startswith(f"{project.db_path}: class name ")
+    assert "control character" in message and "\n" not in message
+    assert project.classes() == []
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_a_video_name_with_a_control_character_is_refused(project, bad):
+    with pytest.raises(ProjectError, match=r"video name .* contains the control character"):
+        project.add_video(bad, path=None, width=64, height=48, n_frames=10)
+    assert project.videos() == []
+
+
+def test_ordinary_names_are_kept_as_given(project):
+    names = ["jump", "high five", "прыжок", "跳", "नमस्ते", "a\u200db"]  # joiners belong to scripts
+    for name in names:
+        project.add_class(name)
+        project.add_video(name, path=None, width=64, height=48, n_frames=10)
+    assert [c.name for c in project.classes()] == names
+    assert [v.name for v in project.videos()] == names
+    project.add_class("  walk  ")
+    assert project.class_by_name("walk") is not None  # class names were always trimmed
