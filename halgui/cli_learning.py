@@ -34,7 +34,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with Project.open(args.dir) as project:
         snapshot = project.snapshot()
         out = args.out or project.folder / "models" / f"train-{time.strftime('%Y%m%d-%H%M%S')}.pt"
-        videos = drive(training_set(project.folder, snapshot, config.clip, config.stew),
+        videos = drive(training_set(project, snapshot, config.clip, config.stew),
                        quiet=args.json)
     result = drive(train(videos, class_names(snapshot), config, out, init=args.init),
                    quiet=args.json)
@@ -62,7 +62,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.videos and len(videos) != len(set(args.videos)):
             missing = sorted(set(args.videos) - {v.name for v in videos})
             raise HalguiError(f"{project.folder}: no video named {', '.join(missing)}")
-        frames = drive(cached_frames(clip_cache(project.folder), videos, clip.size),
+        frames = drive(cached_frames(clip_cache(project), videos, clip.size),
                        quiet=args.json)
     results = []
     for video in videos:
