@@ -59,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             clip = dataclasses.replace(clip, size=size)
         config = dataclasses.replace(config, clip=clip)
         out = args.out or project.folder / "models" / f"train-{time.strftime('%Y%m%d-%H%M%S')}.pt"
-        videos = drive(training_set(project.folder, snapshot, config.clip, config.stew),
+        videos = drive(training_set(project, snapshot, config.clip, config.stew),
                        quiet=args.json)
     result = drive(train(videos, class_names(snapshot), config, out, init=args.init),
                    quiet=args.json)
@@ -105,7 +105,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.videos and len(videos) != len(set(args.videos)):
             missing = sorted(set(args.videos) - {v.name for v in videos})
             raise HalguiError(f"{project.folder}: no video named {', '.join(missing)}")
-        frames = drive(cached_frames(clip_cache(project.folder), videos, clip.size),
+        frames = drive(cached_frames(clip_cache(project), videos, clip.size),
                        quiet=args.json)
     results = []
     for video in videos:

@@ -69,11 +69,11 @@ def run_train(workdir: Path | None = None, steps: int = 40, batch_size: int = 8,
 
     workdir = Path(workdir) if workdir else _default_workdir()
     folder, _ = _dataset(workdir)
-    with Project.open(folder) as project:
-        snapshot = project.snapshot()
     config = TrainConfig(epochs=1, batch_size=batch_size, device=device,
                          clip=ClipConfig(max_clips_per_epoch=steps * batch_size))
-    videos = run_to_end(training_set(folder, snapshot, config.clip, config.stew))
+    with Project.open(folder) as project:
+        snapshot = project.snapshot()
+        videos = run_to_end(training_set(project, snapshot, config.clip, config.stew))
     names = class_names(snapshot)
     dev = pick_device(device)
 

@@ -51,7 +51,8 @@ def run(
     A row is ``{"name", "value", "unit", "limit", "ratio", "ok"}``; ``ratio`` is value/limit
     (lower is better) and ``limit``, ``ratio``, ``ok`` are None for rows without a target.
     """
-    from halgui.core.video import DEFAULT_CONFIG, FrameCache, open_video
+    from halgui.core.frame_cache import FrameCache
+    from halgui.core.video import DEFAULT_CONFIG, open_video
 
     workdir = Path(workdir) if workdir is not None else _default_workdir()
     path = make_test_video(workdir, frames, gop)

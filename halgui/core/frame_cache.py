@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,10 @@ from halgui.core.video import (
     VideoReader,
     open_video,
 )
+from halgui.core.video_source import VideoSource
+
+if TYPE_CHECKING:
+    from halgui.core.project import VideoRecord
 
 __all__ = ["FrameCache"]
 
@@ -35,14 +40,15 @@ __all__ = ["FrameCache"]
 class FrameCache:
     """Frames of one video by index, cached up to ``max_bytes`` (least recently used goes first).
 
-    ``source`` is a path or a function that opens a :class:`VideoReader`. Arrays returned by
+    ``source`` is a path, a :class:`VideoSource` or a function that opens a
+    :class:`VideoReader`; a project's video comes through :meth:`for_record`. Arrays returned by
     :meth:`get` are shared with the cache and read-only. ``get`` is thread-safe. Call
     :meth:`close` (or use ``with``) to stop the prefetch thread and release the reader.
     """
 
     def __init__(
         self,
-        source: str | Path | Callable[[], VideoReader],
+        source: str | Path | VideoSource | Callable[[], VideoReader],
         max_bytes: int | None = None,
         *,
         prefetch: int | None = None,
@@ -55,6 +61,8 @@ class FrameCache:
             raise ValueError("max_bytes must be >= 0")
         if isinstance(source, str | Path):
             self._reader = open_video(source, config=config)
+        elif isinstance(source, VideoSource):
+            self._reader = source.open(config)
         else:
             self._reader = source()
         self.info: VideoInfo = self._reader.info
@@ -86,6 +94,13 @@ class FrameCache:
                 daemon=True,
             )
             self._thread.start()
+
+    @classmethod
+    def for_record(cls, record: VideoRecord, max_bytes: int | None = None, *,
+                   config: VideoConfig | None = None) -> FrameCache:
+        """The frames of a project's video, trusting its stored fingerprint and frame count
+        while the file's size still matches (:meth:`VideoSource.from_record`)."""
+        return cls(VideoSource.from_record(record), max_bytes, config=config)
 
     def __len__(self) -> int:
         return self.info.n_frames

@@ -62,6 +62,11 @@ class Project:
     def db_path(self) -> Path:
         return self.folder / DB_NAME
 
+    @property
+    def clip_cache_dir(self) -> Path:
+        """Where the clip caches (model input) live: the one definition of that folder."""
+        return self.folder / "cache" / "clips"
+
     @classmethod
     def create(cls, folder: str | Path) -> Project:
         """Make a new project in ``folder`` (created if needed; must not hold a project)."""

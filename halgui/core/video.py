@@ -3,9 +3,10 @@
 One video is a file that FFmpeg (through PyAV) decodes, or a folder of frame images. Everything
 above this module addresses frames by index, 0 to ``n_frames - 1``, and gets RGB ``uint8`` arrays
 of shape (H, W, 3). :func:`probe` finds the true frame count, :func:`open_video` gives a reader
-with random access, :func:`fingerprint` tells whether a file moved or changed. The frame cache
-(playback) and the clip cache (model input) live in :mod:`halgui.core.frame_cache` and
-:mod:`halgui.core.clip_cache` and are re-exported here.
+with random access, :func:`fingerprint` tells whether a file moved or changed. A project's video
+is read through :mod:`halgui.core.video_source` (its stored fingerprint and probe reused); the
+frame cache (playback) and the clip cache (model input) live in :mod:`halgui.core.frame_cache`
+and :mod:`halgui.core.clip_cache`.
 
 How a file is read frame-exactly: frame ``i`` is the ``i``-th distinct presentation timestamp.
 For a constant-rate file (average rate equal to the base rate, and the last frame found where
@@ -26,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import av
 import cv2
@@ -34,15 +35,9 @@ import numpy as np
 
 from halgui.core.errors import VideoError
 
-if TYPE_CHECKING:
-    from halgui.core.clip_cache import ClipCache
-    from halgui.core.frame_cache import FrameCache
-
 __all__ = [
     "FRAME_EXTENSIONS",
     "VIDEO_EXTENSIONS",
-    "ClipCache",
-    "FrameCache",
     "FrameRangeError",
     "VideoConfig",
     "VideoInfo",
@@ -104,19 +99,6 @@ class FrameRangeError(VideoError, IndexError):
     """A frame index outside 0 .. n_frames - 1."""
 
 
-def __getattr__(name: str) -> Any:
-    # The caches import this module, so they are re-exported lazily (PEP 562).
-    if name == "FrameCache":
-        from halgui.core.frame_cache import FrameCache
-
-        return FrameCache
-    if name == "ClipCache":
-        from halgui.core.clip_cache import ClipCache
-
-        return ClipCache
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 # --------------------------------------------------------------------------------- public API
 
 
@@ -135,8 +117,9 @@ def open_video(
 ) -> VideoReader:
     """Open a video file or frame folder for frame-exact reading.
 
-    ``known`` is the :class:`VideoInfo` of an earlier probe of the same, unchanged file (check
-    with :func:`fingerprint`): opening then skips counting frames. ``sequential`` says the
+    ``known`` is the :class:`VideoInfo` of an earlier probe of the same, unchanged file (a
+    project's video gets it from :class:`~halgui.core.video_source.VideoSource`): opening then
+    skips counting frames. ``sequential`` says the
     caller reads front to back; it changes nothing today, as every reader already uses frame
     and slice threads (a random seek is throughput-bound too), and is kept for callers.
     """

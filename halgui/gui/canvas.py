@@ -479,7 +479,7 @@ if __name__ == "__main__":  # a quick look: python -m halgui.gui.canvas PROJECT 
     app = QApplication(sys.argv)
     with Project.open(sys.argv[1]) as proj:
         video = proj.video_by_name(sys.argv[2]) if sys.argv[2:] else next(iter(proj.videos()), None)
-        cache = FrameCache(video.path) if video is not None and video.path else None
+        cache = FrameCache.for_record(video) if video is not None and video.path else None
         canvas = Canvas(proj, QUndoStack(), LabelEvents())
         canvas.resize(1000, 700)
         canvas.show()

@@ -29,7 +29,6 @@ from halgui.core.errors import HalguiError
 from halgui.core.frame_cache import FrameCache
 from halgui.core.lock import ProjectInUse
 from halgui.core.project import Project, VideoRecord
-from halgui.core.video import VideoInfo, fingerprint, open_video
 from halgui.gui import commands, menus
 from halgui.gui.canvas import Canvas
 from halgui.gui.dialogs import files
@@ -279,7 +278,7 @@ class MainWindow(QMainWindow):
         self.video = video = self.project.video(video_id)
         if video.path is not None:
             try:
-                self.frames = _frame_cache(video)
+                self.frames = FrameCache.for_record(video)
             except HalguiError as exc:
                 show_error(self, f"Cannot show video {video.name}", exc)
         else:
@@ -512,13 +511,3 @@ class MainWindow(QMainWindow):
         paths = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
         if paths and self.add_videos(paths):
             event.acceptProposedAction()
-
-
-def _frame_cache(video: VideoRecord) -> FrameCache:
-    """A frame cache over a video's file; when the file is unchanged since it was added (same
-    fingerprint), its recorded size and frame count are trusted instead of counted again."""
-    assert video.path is not None
-    info = VideoInfo(video.path, video.width, video.height, video.fps, video.n_frames,
-                     "frames" if video.kind == "frames" else "file")
-    known = info if fingerprint(video.path) == (video.size, video.hash) else None
-    return FrameCache(lambda: open_video(video.path, known=known))

@@ -135,7 +135,7 @@ class ModelOverlay(QObject):
         if (video is None or video.path is None or checkpoint is None or project is None
                 or (checkpoint, video.id) in self._broken or self.worker.is_running()):
             return
-        args = (checkpoint, str(video.path), str(project.folder / "cache" / "clips"),
+        args = (checkpoint, str(video.path), str(project.clip_cache_dir),
                 (video.width, video.height), self._frame)
         pool = self._executor()
         self.worker.start(lambda cancel: _fetch(pool, video.id, args, cancel))

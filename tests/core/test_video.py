@@ -21,11 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from halgui.core.clip_cache import ClipCache
 from halgui.core.errors import Cancelled, VideoError
+from halgui.core.frame_cache import FrameCache
 from halgui.core.progress import CancelFlag, run_to_end
 from halgui.core.video import (
-    ClipCache,
-    FrameCache,
     FrameRangeError,
     VideoConfig,
     fingerprint,

@@ -62,7 +62,7 @@ def loss_ablation(
         start = time.perf_counter()
         cfg = dataclasses.replace(config, seed=seed,
                                   stew=dataclasses.replace(config.stew, weighting=weighting))
-        videos = yield from training_set(project.folder, snapshot, cfg.clip, cfg.stew,
+        videos = yield from training_set(project, snapshot, cfg.clip, cfg.stew,
                                          cancel=cancel)
         result = yield from train(videos, class_names(snapshot), cfg,
                                   project.folder / "models" / f"{weighting}-{seed}.pt",

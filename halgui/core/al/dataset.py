@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from halgui.core.al.data import ClipConfig, VideoLabels, video_labels
 from halgui.core.al.stew import StewConfig
 from halgui.core.clip_cache import ClipCache
-from halgui.core.errors import VideoError
-from halgui.core.progress import CancelFlag, Progress, run_to_end
-from halgui.core.project import LabelSnapshot, VideoRecord
+from halgui.core.progress import CancelFlag, Progress
+from halgui.core.project import LabelSnapshot, Project, VideoRecord
+from halgui.core.video_source import VideoSource
 
 
-def clip_cache(project_folder: str | Path) -> ClipCache:
-    return ClipCache(Path(project_folder) / "cache" / "clips")
+def clip_cache(project: Project) -> ClipCache:
+    """The project's clip caches (in :attr:`Project.clip_cache_dir`)."""
+    return ClipCache(project.clip_cache_dir)
 
 
 def class_names(snapshot: LabelSnapshot) -> list[str]:
@@ -26,29 +26,25 @@ def class_names(snapshot: LabelSnapshot) -> list[str]:
 def cached_frames(
     cache: ClipCache, videos: Sequence[VideoRecord], size: int, cancel: CancelFlag | None = None
 ) -> Generator[Progress, None, dict[int, np.ndarray]]:
-    """The clip-cache frames of each video, building the caches that are missing."""
+    """The clip-cache frames of each video, building the caches that are missing; each cache is
+    found by the video's stored fingerprint (no file is hashed again)."""
     out: dict[int, np.ndarray] = {}
     for i, video in enumerate(videos):
-        if video.path is None:
-            raise VideoError(video.name, "is not linked to a video file yet; link it first")
+        source = VideoSource.from_record(video)
         if cancel is not None:
             cancel.check()
         yield Progress("caching clips", i, len(videos), video.name)
-        if cache.has(video.path, size):
-            out[video.id] = cache.frames(video.path, size)
+        if cache.has(source, size):
+            out[video.id] = cache.frames(source, size)
         else:
-            out[video.id] = yield from cache.build(video.path, size, cancel=cancel)
+            out[video.id] = yield from cache.build(source, size, cancel=cancel)
     yield Progress("caching clips", len(videos), len(videos))
     return out
 
 
 def load_frames(cache: ClipCache, video: VideoRecord, size: int) -> np.ndarray:
     """One video's clip-cache frames, built now if missing (no progress: for background use)."""
-    if video.path is None:
-        raise VideoError(video.name, "is not linked to a video file yet; link it first")
-    if cache.has(video.path, size):
-        return cache.frames(video.path, size)
-    return run_to_end(cache.build(video.path, size))
+    return cache.frames(VideoSource.from_record(video), size)
 
 
 def labeled_videos(snapshot: LabelSnapshot, split: str = "train") -> list[VideoRecord]:
@@ -58,12 +54,12 @@ def labeled_videos(snapshot: LabelSnapshot, split: str = "train") -> list[VideoR
 
 
 def training_set(
-    project_folder: str | Path, snapshot: LabelSnapshot, clip: ClipConfig, stew: StewConfig,
+    project: Project, snapshot: LabelSnapshot, clip: ClipConfig, stew: StewConfig,
     *, split: str = "train", cancel: CancelFlag | None = None,
 ) -> Generator[Progress, None, list[VideoLabels]]:
     """Label arrays of every video of ``split`` that has labeled frames."""
     videos = labeled_videos(snapshot, split)
-    frames = yield from cached_frames(clip_cache(project_folder), videos, clip.size, cancel)
+    frames = yield from cached_frames(clip_cache(project), videos, clip.size, cancel)
     index = {c.id: i for i, c in enumerate(snapshot.classes)}
     out = []
     for video in videos:

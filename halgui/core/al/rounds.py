@@ -103,7 +103,7 @@ def run_round(
     metrics: dict[str, Any] = {}
     scores: dict[int, Any] = {}
     if cold or not any(m.any() for m in labeled.values()):
-        frames = yield from cached_frames(clip_cache(project.folder), videos, clip.size, cancel)
+        frames = yield from cached_frames(clip_cache(project), videos, clip.size, cancel)
         yield Progress("selecting", 0, 1, "round 0: appearance clusters")
         pool = [PoolVideo(v.id, labeled[v.id]) for v in videos]
         selection = cold_start(pool, {v.id: appearance_features(frames[v.id]) for v in videos},
@@ -160,7 +160,7 @@ def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],
     stew = dataclasses.replace(config.train.stew, weighting=strategy.weighting)
     train_config = dataclasses.replace(config.train, stew=stew, seed=config.seed)
     clip = train_config.clip
-    train_videos = yield from training_set(project.folder, snapshot, clip, stew, cancel=cancel)
+    train_videos = yield from training_set(project, snapshot, clip, stew, cancel=cancel)
     previous = latest_checkpoint(project)
     device = pick_device(train_config.device)
     names = class_names(snapshot)
@@ -175,7 +175,7 @@ def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],
                               cluster=cluster, cancel=cancel)
     model = ckpt.load(result.checkpoint, device).model
     torch.manual_seed(config.seed)
-    cache = clip_cache(project.folder)
+    cache = clip_cache(project)
     by_id = {v.id: v for v in videos}
     pool_scores = yield from score_pool(
         model, list(by_id), lambda vid: load_frames(cache, by_id[vid], clip.size), clip,
@@ -194,11 +194,11 @@ def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],
     scored = {p.id: _Scored(p.uncertainty, p.cluster) for p in pool}
     metrics = {"train_loss": result.final_loss, "train_seconds": result.seconds,
                "device": result.device, **label_counts(snapshot, videos, labeled)}
-    metrics.update((yield from validate(project.folder, snapshot, model, names, clip, cancel)))
+    metrics.update((yield from validate(project, snapshot, model, names, clip, cancel)))
     return selection, scored, metrics
 
 
-def validate(project_folder: Path, snapshot: LabelSnapshot, model, names: list[str],
+def validate(project: Project, snapshot: LabelSnapshot, model, names: list[str],
              clip: ClipConfig, cancel: CancelFlag | None = None
              ) -> Generator[Progress, None, dict[str, Any]]:
     """frame-mAP and video-mAP on the labeled frames of the validation split (empty if it has
@@ -210,13 +210,13 @@ def validate(project_folder: Path, snapshot: LabelSnapshot, model, names: list[s
            and snapshot.labeled.get(v.id)]
     if not val:
         return {}
-    frames = yield from cached_frames(clip_cache(project_folder), val, clip.size, cancel)
+    frames = yield from cached_frames(clip_cache(project), val, clip.size, cancel)
     results = []
     for video in val:
         dets = yield from detect_video(model, video.name, frames[video.id],
                                        (video.width, video.height), names, clip, cancel=cancel)
         results.append((video.name, video.n_frames, dets))
-    gt = validation_ground_truth(snapshot, project_folder, val)
+    gt = validation_ground_truth(snapshot, project.folder, val)
     summary = evaluate(gt, predictions_json(names, results))["summary"]
     return {f"val_{k}": v for k, v in summary.items()}
 

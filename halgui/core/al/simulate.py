@@ -192,7 +192,7 @@ def _reference(seed_dir: Path, base: Path, seed: int, round_config: RoundConfig,
         # round from the last), so the ceiling is not held back by a smaller training budget
         cfg = dataclasses.replace(round_config.train, seed=seed,
                                   epochs=round_config.train.epochs * rounds)
-        videos = yield from training_set(project.folder, snapshot, cfg.clip, cfg.stew,
+        videos = yield from training_set(project, snapshot, cfg.clip, cfg.stew,
                                          cancel=cancel)
         result = yield from train(videos, class_names(snapshot), cfg,
                                   project.folder / "models" / "reference.pt", cancel=cancel)
@@ -220,7 +220,7 @@ def evaluate_checkpoint(project: Project, checkpoint: Path, test_gt: dict[str, A
     clip = ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)
     names = {v["name"] for v in test_gt["videos"]}
     videos = [v for v in project.videos() if v.name in names]
-    frames = yield from cached_frames(clip_cache(project.folder), videos, clip.size, cancel)
+    frames = yield from cached_frames(clip_cache(project), videos, clip.size, cancel)
     results = []
     for video in videos:
         dets = yield from detect_video(loaded.model, video.name, frames[video.id],
