@@ -279,6 +279,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from halgui.cli_learning import (
+        cmd_diagnose,
         cmd_eval,
         cmd_predict,
         cmd_round,
@@ -396,6 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-gui", action="store_true", help="only create it")
     p.add_argument("--videos", type=int, default=24, help="number of videos (default 24)")
     p.add_argument("--frames", type=int, default=96, help="frames per video (default 96)")
+
+    p = command("diagnose", cmd_diagnose, "where a model fails: class-agnostic frame-AP, "
+                "frame-mAP, video-mAP and top-1 on ground-truth boxes, on held-out and "
+                "training videos", json_flag=True)
+    p.add_argument("dir", type=Path)
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--splits", nargs="+", default=["test", "train"],
+                   choices=("train", "val", "test"),
+                   help="splits to score (default: test train); the first is the held-out one")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
 
     p = command("round", cmd_round, "one active-learning round: train, score, select "
                 "(round 0: choose videos by appearance); starts from the project's Round "

@@ -119,6 +119,42 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from halgui.core.al import checkpoint
+    from halgui.core.al.data import ClipConfig
+    from halgui.core.al.diagnose import DiagnoseConfig, diagnose, verdict
+    from halgui.core.al.model import pick_device
+    from halgui.core.project import Project
+
+    ckpt = checkpoint.load(args.checkpoint, pick_device(args.device))
+    mc = ckpt.model.config
+    clip = ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)
+    config = DiagnoseConfig(splits=tuple(args.splits))
+    with Project.open(args.dir) as project:
+        snapshot = project.snapshot()
+        report = drive(diagnose(project, snapshot, ckpt.model, ckpt.classes, clip, config),
+                       quiet=args.json)
+    lines = verdict(report, config)
+    if args.json:
+        print(json.dumps({"checkpoint": str(args.checkpoint),
+                          "splits": {k: v.to_json() for k, v in report.items()},
+                          "verdict": lines}, indent=2))
+        return 0
+    rows = [("split", "videos", "boxes", "agnostic AP", "frame-mAP", "top-1 GT", "mAP on GT",
+             "v-mAP@0.2", "v-mAP@0.5")]
+    for d in report.values():
+        rows.append((d.split, str(d.videos), str(d.gt_boxes), *(
+            "-" if x is None else f"{x:.3f}" for x in (
+                d.agnostic_ap, d.frame_map, d.top1_gt, d.gt_box_map, d.video_map_02,
+                d.video_map_05))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)))
+    for line in lines:
+        print(f"- {line}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from halgui.core.metrics import EvalInputError, evaluate
 

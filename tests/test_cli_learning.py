@@ -223,3 +223,29 @@ def test_simulate_refuses_bad_input_and_writes_nothing(tmp_path):
                    "--frames")
     assert_refused(halgui("simulate", "--out", out, "--passes", "0"), "--passes")
     assert not out.exists() or tree(out) == {}
+
+
+def test_diagnose_reports_each_split_and_a_verdict(demo, tmp_path):
+    """Every split of the demo's ground truth labeled: held-out and training numbers, in
+    range, with the box count of each split's labeled frames."""
+    project = tmp_path / "full"
+    gt = json.loads((demo / "ground_truth.json").read_text())
+    assert halgui("import", project, "--format", "halgui", demo / "ground_truth.json",
+                  ).returncode == 0
+    model = tmp_path / "model.pt"
+    assert halgui("train", project, *TINY_TRAIN, "--size", "32", "--batch-size", "2",
+                  "--out", model).returncode == 0
+    result = halgui("diagnose", project, "--checkpoint", model, "--device", "cpu", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert list(report["splits"]) == ["test", "train"] and report["verdict"]
+    for split, numbers in report["splits"].items():
+        videos = [v for v in gt["videos"] if v["split"] == split]
+        assert numbers["videos"] == len(videos)
+        assert numbers["gt_boxes"] > 0
+        for key in ("agnostic_ap", "frame_map", "top1_gt", "gt_box_map", "video_map_02"):
+            assert 0.0 <= numbers[key] <= 1.0
+    text = halgui("diagnose", project, "--checkpoint", model, "--device", "cpu")
+    assert text.returncode == 0 and "agnostic AP" in text.stdout.splitlines()[0]
+    assert_refused(halgui("diagnose", project, "--checkpoint", tmp_path / "none.pt"),
+                   "none.pt")

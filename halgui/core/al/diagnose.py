@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +30,7 @@ from halgui.core.progress import CancelFlag, Progress
 if TYPE_CHECKING:
     from halgui.core.al.data import ClipConfig
     from halgui.core.al.model import ActorLocalizer
-    from halgui.core.project import LabelSnapshot
+    from halgui.core.project import LabelSnapshot, Project
 
 __all__ = ["DiagnoseConfig", "SplitDiagnosis", "diagnose", "score_split", "verdict"]
 
@@ -124,7 +123,7 @@ def frame_class_probs(model: ActorLocalizer, frames: np.ndarray, clip: ClipConfi
 
 
 def diagnose(
-    project_folder: str | Path, snapshot: LabelSnapshot, model: ActorLocalizer,
+    project: Project, snapshot: LabelSnapshot, model: ActorLocalizer,
     classes: Sequence[str], clip: ClipConfig, config: DiagnoseConfig = DiagnoseConfig(),
     cancel: CancelFlag | None = None,
 ) -> Generator[Progress, None, dict[str, SplitDiagnosis]]:
@@ -135,7 +134,7 @@ def diagnose(
     from halgui.core.formats.halgui_json import to_dict
     from halgui.core.metrics import evaluate, gt_from_json
 
-    folder = Path(project_folder)
+    folder = project.folder
     out: dict[str, SplitDiagnosis] = {}
     for split in config.splits:
         videos = [v for v in snapshot.videos if v.split == split and v.path is not None
@@ -144,7 +143,7 @@ def diagnose(
         names = {v.name for v in videos}
         document["videos"] = [v for v in document["videos"] if v["name"] in names]
         _, gt = gt_from_json(document)
-        frames = yield from cached_frames(clip_cache(folder), videos, clip.size, cancel)
+        frames = yield from cached_frames(clip_cache(project), videos, clip.size, cancel)
         detections: list[Detection] = []
         probs: dict[str, np.ndarray] = {}
         results = []
