@@ -282,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_diagnose,
         cmd_eval,
         cmd_predict,
+        cmd_pretrain,
         cmd_round,
         cmd_simulate,
         cmd_train,
@@ -397,6 +398,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-gui", action="store_true", help="only create it")
     p.add_argument("--videos", type=int, default=24, help="number of videos (default 24)")
     p.add_argument("--frames", type=int, default=96, help="frames per video (default 96)")
+
+    from halgui.core.al.pretrain import PretrainConfig
+
+    p = command("pretrain", cmd_pretrain, "train halgui's own trunk on SynthActions videos of "
+                "other actions (the model projects start from); resumes an interrupted run",
+                json_flag=True)
+    p.add_argument("out", type=Path, help="the model to write (a halgui checkpoint)")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="corpus, project and progress (default: OUT's name + .work)")
+    pre = PretrainConfig()
+    p.add_argument("--videos", type=int, default=pre.videos)
+    p.add_argument("--frames", type=int, default=pre.frames)
+    p.add_argument("--seed", type=int, default=pre.seed,
+                   help="seed of the corpus (benchmarks and tests use seeds below 1000)")
+    p.add_argument("--size", type=int, default=pre.size, help="clip side S")
+    p.add_argument("--minutes", type=float, default=pre.minutes, help="training time in all")
+    p.add_argument("--chunk-minutes", type=float, default=pre.chunk_minutes,
+                   help="save and resume points: an interrupted run loses at most this much")
 
     p = command("diagnose", cmd_diagnose, "where a model fails: class-agnostic frame-AP, "
                 "frame-mAP, video-mAP and top-1 on ground-truth boxes, on held-out and "

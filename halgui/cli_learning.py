@@ -119,6 +119,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from halgui.core.al.pretrain import PretrainConfig, pretrain
+
+    _at_least_one(args, "videos", "frames", "size")
+    if not args.minutes > 0 or not args.chunk_minutes > 0:
+        raise HalguiError("--minutes and --chunk-minutes must be more than 0")
+    config = PretrainConfig(videos=args.videos, frames=args.frames, seed=args.seed,
+                            size=args.size, minutes=args.minutes,
+                            chunk_minutes=args.chunk_minutes)
+    workdir = args.workdir or args.out.with_name(args.out.stem + ".work")
+    result = drive(pretrain(workdir, args.out, config), quiet=args.json)
+    _print({"model": str(result.path), "minutes": round(result.minutes, 2),
+            "steps": result.steps, "final_loss": round(result.final_loss, 5),
+            "classes": ", ".join(result.classes), "workdir": str(workdir)}, args.json)
+    return 0
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from halgui.core.al import checkpoint
     from halgui.core.al.data import ClipConfig

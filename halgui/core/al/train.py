@@ -45,6 +45,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     warm_start: bool = True     # start from the previous round's weights when given
+    #: otherwise start from this pretrained model (a name in pretrained.SHIPPED or a
+    #: checkpoint file; its architecture wins over ``width``), or from scratch with None
+    pretrained: str | None = None
     device: str = "auto"        # auto | cpu | cuda | mps
     amp: bool = True            # bf16 autocast on GPU
     width: int = 16             # model width (see ModelConfig)
@@ -73,11 +76,17 @@ class TrainResult:
 
 
 def build_model(n_classes: int, config: TrainConfig) -> ActorLocalizer:
+    """A new model for ``n_classes``: from ``config.pretrained`` if set, else from scratch."""
     from halgui.core.al.model import ActorLocalizer, ModelConfig
 
-    return ActorLocalizer(ModelConfig(
+    model_config = ModelConfig(
         n_classes=n_classes, clip_len=config.clip.clip_len, stride=config.clip.stride,
-        size=config.clip.size, width=config.width))
+        size=config.clip.size, width=config.width)
+    if config.pretrained is None:
+        return ActorLocalizer(model_config)
+    from halgui.core.al.pretrained import build_from
+
+    return build_from(config.pretrained, model_config)[0]
 
 
 def train(

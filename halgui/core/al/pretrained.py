@@ -1,0 +1,72 @@
+"""Pretrained starting points for a round's model: the trunk halgui ships, or a file.
+
+A pretrained starting point is an ordinary halgui checkpoint (validated by
+:func:`halgui.core.al.checkpoint.load`) whose classes are not the project's: every weight but the
+class head is copied into the new model (the trunk, the skip path, the class-agnostic actor map
+and the embedding), and the class head starts fresh for the project's classes. The architecture
+(backbone, width, head channels, embedding size, pooling) is the pretrained one's; the clip
+length, stride and size are the project's (the network is convolutional in all three).
+
+``synth`` is halgui's own trunk (package data, ``halgui/resources/weights``), pretrained with
+``halgui pretrain`` on SynthActions videos of six other actions, generated from seeds no
+benchmark or test uses (docs/pretrained.md says how it was made).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from halgui.core.errors import HalguiError
+
+if TYPE_CHECKING:
+    from halgui.core.al.model import ActorLocalizer, ModelConfig
+
+__all__ = ["SHIPPED", "build_from", "resolve", "shipped_path"]
+
+#: Starting points that ship with halgui: name -> file in halgui/resources/weights.
+SHIPPED: dict[str, str] = {"synth": "synth-trunk.pt"}
+_KEEP = ("backbone", "width", "head_channels", "embed_dim", "class_pooling", "dropout")
+_FRESH = "class_head."  # the only weights that depend on the project's classes
+
+
+def shipped_path(name: str) -> Path:
+    """Where the shipped starting point ``name`` lives (it may be missing in a checkout that
+    has not built it yet)."""
+    return Path(str(resources.files("halgui") / "resources" / "weights" / SHIPPED[name]))
+
+
+def resolve(source: str | Path) -> Path:
+    """The file of a starting point given by name (:data:`SHIPPED`) or path."""
+    if isinstance(source, str) and source in SHIPPED:
+        path = shipped_path(source)
+        if not path.is_file():
+            raise HalguiError(f"{path}: the shipped '{source}' trunk is missing from this "
+                              "install; rebuild it with 'halgui pretrain' or train from scratch")
+        return path
+    path = Path(source)
+    if not path.exists():
+        raise HalguiError(f"{path}: no such pretrained model (give a checkpoint file or one of "
+                          f"{', '.join(SHIPPED)})")
+    return path
+
+
+def build_from(source: str | Path, config: ModelConfig) -> tuple[ActorLocalizer, dict[str, Any]]:
+    """A new model for ``config``'s classes and clips, initialised from ``source``; returns it
+    and the starting point's provenance (its checkpoint ``info``)."""
+    from halgui.core.al import checkpoint
+    from halgui.core.al.model import ActorLocalizer
+
+    path = resolve(source)
+    start = checkpoint.load(path)
+    kept = {name: getattr(start.model.config, name) for name in _KEEP}
+    model = ActorLocalizer(dataclasses.replace(config, **kept))
+    state = {k: v for k, v in start.model.state_dict().items() if not k.startswith(_FRESH)}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith(_FRESH) for k in missing):
+        raise HalguiError(f"{path}: does not fit the model (missing {sorted(missing)}, "
+                          f"unexpected {sorted(unexpected)})")
+    return model, {**start.info, "pretrained_from": str(path),
+                   "pretrained_classes": list(start.classes)}
