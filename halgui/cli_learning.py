@@ -46,8 +46,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     # a time budget alone trains until it is spent; epochs alone (or both) cap the epochs
     epochs = args.epochs if args.epochs is not None or args.minutes is not None \
         else TrainConfig.epochs
+    pretrained = None if args.pretrained in (None, "none") else args.pretrained
+    if pretrained is not None:
+        from halgui.core.al.pretrained import resolve
+
+        resolve(pretrained)  # a missing file is refused before any data is read
     config = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size,
-                         seed=args.seed, device=args.device,
+                         pretrained=pretrained, seed=args.seed, device=args.device,
                          stew=StewConfig(weighting=args.weighting))
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
