@@ -5,13 +5,14 @@ track. Everything else here (interpolated pseudo-labels, masks at model resoluti
 from keyframes when needed and never stored (algorithm.md 1 and 3.1).
 
 Boxes are ``(x1, y1, x2, y2)`` in pixels of the original frame, continuous coordinates: a box
-covering pixel columns 0..9 is ``x1=0, x2=10``.
+covering pixel columns 0..9 is ``x1=0, x2=10``. :func:`box_iou` is the one IoU of the project
+(labels, metrics, the synthetic data's checks).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -72,6 +73,50 @@ def clip_box(values: Iterable[float], width: int, height: int) -> Box:
             f"box {(x1, y1, x2, y2)} has no area inside the {width}x{height} frame"
         )
     return Box(cx1, cy1, cx2, cy2)
+
+
+def box_iou(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
+            plus_one: bool = False, pairwise: bool = True) -> np.ndarray | float:
+    """IoU of boxes ``(x1, y1, x2, y2)``; a zero union gives 0.
+
+    Conventions (metrics.md 2.6):
+
+    - ``plus_one=False`` (continuous, as halgui's boxes; VOC/AVA/MultiSports "_voc"): width =
+      x2 - x1.
+    - ``plus_one=True`` (ACT/MOC ``iou2d``): width = x2 - x1 + 1, intersection width =
+      min(x2) + 1 - max(x1); pixel indices are inclusive.
+
+    Shapes: with ``pairwise`` (the default) ``a`` is ``(N, 4)`` or one box ``(4,)``, ``b`` is
+    ``(M, 4)`` or ``(4,)``, and the result is ``(N, M)`` with the axis of a single box dropped
+    (a float for two single boxes). With ``pairwise=False`` the boxes in the last axis of ``a``
+    and ``b`` are broadcast against each other as numpy does (row-wise IoU of two ``(N, 4)``
+    arrays, one box against ``(N, 4)``, ...) and the result has their shape without that axis.
+    """
+    a_arr = np.asarray(a, dtype=float)
+    b_arr = np.asarray(b, dtype=float)
+    if not pairwise:
+        return _iou(a_arr, b_arr, plus_one)
+    iou = _iou(a_arr.reshape(-1, 4)[:, None, :], b_arr.reshape(-1, 4)[None, :, :], plus_one)
+    if a_arr.ndim == 1 and b_arr.ndim == 1:
+        return float(iou[0, 0])
+    if a_arr.ndim == 1:
+        return iou[0]
+    if b_arr.ndim == 1:
+        return iou[:, 0]
+    return iou
+
+
+def _area(b: np.ndarray, e: float) -> np.ndarray:
+    return np.clip(b[..., 2] - b[..., 0] + e, 0, None) * np.clip(b[..., 3] - b[..., 1] + e, 0, None)
+
+
+def _iou(a: np.ndarray, b: np.ndarray, plus_one: bool) -> np.ndarray:
+    e = 1.0 if plus_one else 0.0
+    iw = np.minimum(a[..., 2], b[..., 2]) + e - np.maximum(a[..., 0], b[..., 0])
+    ih = np.minimum(a[..., 3], b[..., 3]) + e - np.maximum(a[..., 1], b[..., 1])
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    union = _area(a, e) + _area(b, e) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter, dtype=float), where=union > 0)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from halgui.core.annotations import box_iou
 from halgui.core.metrics_tubes import (
     Box,
     Detection,
@@ -44,7 +45,6 @@ from halgui.core.metrics_tubes import (
     Predictions,
     Tube,
     VideoGT,
-    box_iou,
     gt_from_json,
     link_detections,
     link_tubelets,

@@ -5,7 +5,8 @@ holds what the metrics stand on:
 
 - :class:`Detection`, :class:`Tube`, :class:`VideoGT`: the plain input types of the metrics, and
   their readers from JSON (:func:`gt_from_json`, :func:`predictions_from_json`),
-- :func:`box_iou` in both pixel conventions (ACT's "+1" and the continuous one),
+- :func:`~halgui.core.annotations.box_iou` (the project's one box IoU) in both pixel
+  conventions (ACT's "+1" and the continuous one), used by all of the below,
 - :func:`st_iou` (ACT ``iou3dt``), :func:`tube_nms` (ACT ``nms3dt``) and
   :func:`nms_detections` (ACT's per-frame ``nms2d``),
 - ACT's online linking of per-frame detections (or K-frame tubelets) into tubes
@@ -26,7 +27,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from halgui.core.annotations import Box as KeyBox
-from halgui.core.annotations import Keyframe, track_boxes
+from halgui.core.annotations import Keyframe, box_iou, track_boxes
 from halgui.core.errors import BoxError, HalguiError
 
 Box = tuple[float, float, float, float]
@@ -129,45 +130,6 @@ class VideoGT:
         return self.labeled_frames is None or set(range(self.n_frames)) <= set(self.labeled_frames)
 
 
-def _area(b: np.ndarray, e: float) -> np.ndarray:
-    return np.clip(b[..., 2] - b[..., 0] + e, 0, None) * np.clip(b[..., 3] - b[..., 1] + e, 0, None)
-
-
-def _iou(a: np.ndarray, b: np.ndarray, plus_one: bool) -> np.ndarray:
-    """IoU of boxes ``a[..., 4]`` and ``b[..., 4]``, broadcast against each other."""
-    e = 1.0 if plus_one else 0.0
-    iw = np.minimum(a[..., 2], b[..., 2]) + e - np.maximum(a[..., 0], b[..., 0])
-    ih = np.minimum(a[..., 3], b[..., 3]) + e - np.maximum(a[..., 1], b[..., 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    union = _area(a, e) + _area(b, e) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter, dtype=float), where=union > 0)
-
-
-def box_iou(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
-            plus_one: bool = False) -> np.ndarray | float:
-    """Pairwise IoU of boxes ``(x1, y1, x2, y2)``.
-
-    Conventions (metrics.md 2.6):
-
-    - ``plus_one=False`` (continuous; VOC/AVA/MultiSports "_voc"): width = x2 - x1.
-    - ``plus_one=True`` (ACT/MOC ``iou2d``): width = x2 - x1 + 1, intersection width =
-      min(x2) + 1 - max(x1); pixel indices are inclusive.
-
-    ``a`` is ``(N, 4)`` or one box ``(4,)``, ``b`` is ``(M, 4)`` or ``(4,)``. Returns ``(N, M)``,
-    with the axis of a single box dropped (a float for two single boxes). A zero union gives 0.
-    """
-    a_arr = np.asarray(a, dtype=float)
-    b_arr = np.asarray(b, dtype=float)
-    iou = _iou(a_arr.reshape(-1, 4)[:, None, :], b_arr.reshape(-1, 4)[None, :, :], plus_one)
-    if a_arr.ndim == 1 and b_arr.ndim == 1:
-        return float(iou[0, 0])
-    if a_arr.ndim == 1:
-        return iou[0]
-    if b_arr.ndim == 1:
-        return iou[:, 0]
-    return iou
-
-
 def st_iou(tube_a: Tube, tube_b: Tube, *, plus_one: bool = False,
            variant: Literal["act", "yowo"] = "act") -> float:
     """Spatio-temporal IoU of two tubes (ACT ``iou3dt``, metrics.md section 3).
@@ -185,7 +147,8 @@ def st_iou(tube_a: Tube, tube_b: Tube, *, plus_one: bool = False,
     last = min(tube_a.end, tube_b.end)
     if last < first or (variant == "yowo" and last == first):
         return 0.0
-    spatial = float(np.mean(_iou(tube_a.span(first, last), tube_b.span(first, last), plus_one)))
+    spatial = float(np.mean(box_iou(tube_a.span(first, last), tube_b.span(first, last),
+                                    plus_one=plus_one, pairwise=False)))
     t_union = max(tube_a.end, tube_b.end) - min(tube_a.start, tube_b.start) + 1
     return spatial * (last - first + 1) / t_union
 
@@ -225,7 +188,8 @@ def nms_detections(detections: Iterable[Detection | Sequence], threshold: float 
         for a in range(len(members)):
             if alive[a]:
                 keep.add(members[a])
-                alive[a + 1:] &= _iou(boxes[a + 1:], boxes[a], plus_one) <= threshold
+                ious = box_iou(boxes[a + 1:], boxes[a], plus_one=plus_one, pairwise=False)
+                alive[a + 1:] &= ious <= threshold
     return [d for i, d in enumerate(rows) if i in keep]
 
 
@@ -262,7 +226,8 @@ def nms_tubelets(tubelets: np.ndarray, threshold: float = 0.6, top_k: int | None
     order = np.argsort(-dets[:, -1], kind="stable")
     while order.size:
         i, rest = order[0], order[1:]
-        ious = _iou(boxes[rest], boxes[i][None], plus_one).sum(axis=1)
+        ious = box_iou(boxes[rest], boxes[i][None], plus_one=plus_one,
+                       pairwise=False).sum(axis=1)
         over = ious > threshold * k
         weight[rest[over]] = 1.0 - ious[over]
         order = rest[~over]
@@ -306,11 +271,13 @@ def link_tubelets(tubelets: Mapping[int, np.ndarray], n_frames: int, label: str,
             if len(cand):
                 if offset < k:
                     nov = k - offset
-                    ious = sum(_iou(cand[:, 4 * j:4 * j + 4],
-                                    last[4 * (j + offset):4 * (j + offset) + 4], config.plus_one)
+                    ious = sum(box_iou(cand[:, 4 * j:4 * j + 4],
+                                       last[4 * (j + offset):4 * (j + offset) + 4],
+                                       plus_one=config.plus_one, pairwise=False)
                                for j in range(nov)) / nov
                 else:
-                    ious = _iou(cand[:, :4], last[4 * k - 4:4 * k], config.plus_one)
+                    ious = box_iou(cand[:, :4], last[4 * k - 4:4 * k],
+                                   plus_one=config.plus_one, pairwise=False)
                 valid = np.flatnonzero(ious >= config.link_iou)
             if valid.size:
                 idx = valid[np.argmax(cand[valid, -1])]

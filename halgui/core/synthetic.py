@@ -26,6 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from halgui.core.annotations import box_iou
 from halgui.core.errors import VideoError
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.synthetic_motion import CLASS_COLORS, CLASSES, MIN_ACTION
@@ -319,16 +320,6 @@ def generate(out_dir: Path, config: SynthConfig = SynthConfig(), cancel: CancelF
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of two (M, 4) arrays of x1, y1, x2, y2 boxes."""
-    iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
-    ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
-    inter = iw * ih
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    union = area_a + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 1.0)
-
-
 def interpolation_recall(ground_truth: dict, every: int, iou: float = 0.5) -> float:
     """Fraction of ground-truth boxes that linear interpolation of sparse keyframes recovers.
 
@@ -352,6 +343,7 @@ def interpolation_recall(ground_truth: dict, every: int, iou: float = 0.5) -> fl
             keep = (frames - frames[0]) % every == 0
             keep[-1] = True
             est = np.stack([np.interp(frames, frames[keep], boxes[keep, i]) for i in range(4)], 1)
-            hit += int(np.count_nonzero(_iou(est, boxes) >= iou - 1e-9))
+            recovered = box_iou(est, boxes, pairwise=False) >= iou - 1e-9
+            hit += int(np.count_nonzero(recovered | keep))  # kept boxes, even empty ones
             total += len(frames)
     return hit / total if total else 1.0

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 from halgui.core.annotations import Box, clip_box
 from halgui.core.errors import BoxError, VideoError
 from halgui.core.frame_cache import FrameCache
+from halgui.core.labels import FrameBox, VideoTracks, class_keys
 from halgui.core.project import Project, VideoRecord
 from halgui.gui import commands
 from halgui.gui.box_item import (
@@ -82,7 +83,7 @@ class Canvas(QGraphicsView):
         self._frames: FrameCache | None = None
         self._frame = 0
         self._class_id: int | None = None
-        self._labels = commands.VideoLabels(project, None)
+        self._labels = VideoTracks(project, None)
         self._items: dict[int, BoxItem] = {}
         self._selected: int | None = None
         self._drag: _Drag | None = None
@@ -375,7 +376,7 @@ class Canvas(QGraphicsView):
             super().keyReleaseEvent(event)
 
     def _class_key(self, digit: int) -> None:
-        chosen = commands.class_keys(self.project.classes()).get(digit)
+        chosen = class_keys(self.project.classes()).get(digit)
         if chosen is None:
             return
         track = self._labels.track(self._selected)
@@ -421,7 +422,7 @@ class Canvas(QGraphicsView):
         self.undo_stack.push(cmd)
         self._select(cmd.track_id)
 
-    def _shown(self) -> list[commands.FrameBox]:
+    def _shown(self) -> list[FrameBox]:
         return self._labels.on_frame(self._frame) if self._video is not None else []
 
     def _select(self, track_id: int | None) -> None:
@@ -439,7 +440,7 @@ class Canvas(QGraphicsView):
     def _reload(self) -> None:
         """Re-read the video's tracks (boxes per frame are computed once per change)."""
         video_id = None if self._video is None else self._video.id
-        self._labels = commands.VideoLabels(self.project, video_id)
+        self._labels = VideoTracks(self.project, video_id)
         self._rebuild_boxes()
 
     def _show_frame(self) -> None:

@@ -10,42 +10,41 @@ the project is read-only or busy) changes nothing: its transaction is rolled bac
 leaves the stack (obsolete) so the rest of the history stays usable, and
 :attr:`LabelEvents.editFailed` says why in one line.
 
-A new box continues a track when it can (:func:`continuing_track`), so actor ids stay stable
-across frames. The functions at the bottom are the label rules the views share; they take core
-objects only.
+The label rules themselves (which track a new box continues, what a paste copies, what ending
+a track writes) live in :mod:`halgui.core.labels`; the commands here call them and keep what an
+undo needs. Several boxes in one step (a paste, accepting the model's boxes) are one
+:class:`AddBoxes` made of :class:`AddBox` parts.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from PySide6.QtGui import QUndoCommand
 
-from halgui.core.annotations import Box, BoxTuple, Keyframe, Track, track_boxes
+from halgui.core.annotations import Box, Keyframe, Source, Track
 from halgui.core.errors import HalguiError
-from halgui.core.project import ClassRecord, Project
+from halgui.core.labels import (
+    add_box,
+    ending_boxes,
+    paste_source_frame,
+    pasteable,
+)
+from halgui.core.project import Project
 from halgui.gui.label_events import LabelEvents
 
 __all__ = [
     "AddBox",
+    "AddBoxes",
     "DeleteBox",
     "EditBox",
     "EndTrack",
-    "FrameBox",
     "PasteBoxes",
     "SetBoxClass",
     "SetFrameLabeled",
-    "VideoLabels",
     "apply_or_drop",
-    "box_on_frame",
-    "class_keys",
-    "continuing_track",
     "failure_message",
-    "paste_source_frame",
 ]
 
 
@@ -99,33 +98,28 @@ class _LabelCommand(QUndoCommand):
 
 class AddBox(_LabelCommand):
     """A new keyframe box: on ``track_id`` if given, else on the track it continues, else on a
-    new track with the next actor id. After the first redo :attr:`track_id` is the track used."""
+    new track with the next actor id (:func:`halgui.core.labels.add_box`). After the first redo
+    :attr:`track_id` is the track used."""
 
     def __init__(self, project: Project, events: LabelEvents, video_id: int, frame: int,
                  class_id: int, box: Box, *, track_id: int | None = None,
-                 announce: bool = True) -> None:
+                 source: Source = "human", announce: bool = True) -> None:
         super().__init__(project, events, video_id, frame, "Add box", announce=announce)
         self.class_id = class_id
         self.box = box
         self.track_id = track_id
+        self.source: Source = source
         self._new_track: Track | None = None  # set when this command created the track
         self._replaced: Keyframe | None = None
 
     def _redo(self) -> None:
-        p = self.project
         if self._new_track is not None:  # a redo after an undo that deleted the new track
-            p.restore_track(self.video_id, self._new_track)
+            self.project.restore_track(self.video_id, self._new_track)
             return
-        if self.track_id is None:  # first redo: continue a track, or start one
-            n_frames = p.video(self.video_id).n_frames
-            self.track_id = continuing_track(p.tracks(self.video_id), self.class_id, self.frame,
-                                             self.box, n_frames)
-            if self.track_id is None:
-                self.track_id = p.add_track(self.video_id, self.class_id)
-                p.set_keyframe(self.track_id, self.frame, self.box)
-                self._new_track = p.track(self.track_id)
-                return
-        self._replaced = p.set_keyframe(self.track_id, self.frame, self.box)
+        added = add_box(self.project, self.video_id, self.frame, self.class_id, self.box,
+                        track_id=self.track_id, source=self.source)
+        self.track_id, self._replaced, self._new_track = (added.track_id, added.replaced,
+                                                          added.new_track)
 
     def _undo(self) -> None:
         assert self.track_id is not None
@@ -133,6 +127,33 @@ class AddBox(_LabelCommand):
             self.project.delete_track(self.track_id)
         else:
             self._put_back(self.track_id, self.frame, self._replaced)
+
+
+class AddBoxes(_LabelCommand):
+    """Several :class:`AddBox` parts (made with ``announce=False``) as one undo step, in one
+    transaction: all of them or none. :attr:`count` is how many; with none the command is
+    obsolete (the stack drops it).
+
+    The parts are plain Python-owned commands run by this one, not Qt children and not a
+    ``QUndoStack`` macro: a Qt child of a Python command would be deleted twice, and a macro
+    would commit each part on its own, so a part that fails would leave the others saved.
+    """
+
+    def __init__(self, project: Project, events: LabelEvents, video_id: int, frame: int,
+                 text: str, parts: list[AddBox]) -> None:
+        super().__init__(project, events, video_id, frame, text)
+        self._children = parts
+        self.count = len(parts)
+        if not parts:
+            self.setObsolete(True)
+
+    def _redo(self) -> None:  # the parts join this transaction: all of them or none
+        for child in self._children:
+            child._redo()
+
+    def _undo(self) -> None:
+        for child in reversed(self._children):
+            child._undo()
 
 
 class EditBox(_LabelCommand):
@@ -219,14 +240,10 @@ class EndTrack(_LabelCommand):
 
     def _redo(self) -> None:
         p = self.project
-        track = p.track(self.track_id)
-        boxes = track_boxes(track.keyframes, p.video(self.video_id).n_frames)
-        keyed = {k.frame for k in track.keyframes}
-        before = boxes.get(self.frame - 1)
-        self._pinned = before is not None and (self.frame - 1) not in keyed
-        if self._pinned:
-            p.set_keyframe(self.track_id, self.frame - 1, Box.of(before))
-        box = Box.of(before) if before is not None else _nearest_box(track, self.frame)
+        pin, box = ending_boxes(p.track(self.track_id), self.frame, p.video(self.video_id).n_frames)
+        self._pinned = pin is not None
+        if pin is not None:
+            p.set_keyframe(self.track_id, self.frame - 1, pin)
         self._old = p.set_keyframe(self.track_id, self.frame, box, outside=True)
 
     def _undo(self) -> None:
@@ -256,37 +273,27 @@ class SetFrameLabeled(_LabelCommand):
         self.project.set_labeled(self.video_id, [self.frame], bool(self._was))
 
 
-class PasteBoxes(_LabelCommand):
+class PasteBoxes(AddBoxes):
     """Copy the boxes of the previous labeled frame to ``frame``, as keyframes of the same
-    tracks, in one undo step. Tracks already keyed on ``frame``, or ended in between, are left
-    alone. With nothing to paste the command is obsolete (the stack drops it)."""
+    tracks, in one undo step (:func:`halgui.core.labels.paste_source_frame`,
+    :func:`~halgui.core.labels.pasteable`). Tracks already keyed on ``frame``, or ended in
+    between, are left alone. With nothing to paste the command is obsolete."""
 
     def __init__(self, project: Project, events: LabelEvents, video_id: int, frame: int) -> None:
-        super().__init__(project, events, video_id, frame, "Paste boxes")
         tracks = project.tracks(video_id)
         n_frames = project.video(video_id).n_frames
-        self.source_frame = paste_source_frame(tracks, project.labeled_frames(video_id), frame)
-        self._children: list[AddBox] = []
-        if self.source_frame is not None:
+        source = paste_source_frame(tracks, project.labeled_frames(video_id), frame)
+        parts: list[AddBox] = []
+        if source is not None:
             for track in tracks:
-                box = _pasteable(track, self.source_frame, frame, n_frames)
+                box = pasteable(track, source, frame, n_frames)
                 if box is not None:
                     assert track.id is not None
-                    self._children.append(AddBox(project, events, video_id, frame,
-                                                 track.class_id, Box.of(box),
-                                                 track_id=track.id, announce=False))
-        self.count = len(self._children)
-        self.setText(f"Paste {self.count} boxes from frame {self.source_frame}")
-        if not self._children:
-            self.setObsolete(True)
-
-    def _redo(self) -> None:  # the parts join this transaction: all of them or none
-        for child in self._children:
-            child._redo()
-
-    def _undo(self) -> None:
-        for child in reversed(self._children):
-            child._undo()
+                    parts.append(AddBox(project, events, video_id, frame, track.class_id,
+                                        Box.of(box), track_id=track.id, announce=False))
+        super().__init__(project, events, video_id, frame,
+                         f"Paste {len(parts)} boxes from frame {source}", parts)
+        self.source_frame = source
 
 
 def apply_or_drop(command: QUndoCommand, project: Project, events: LabelEvents,
@@ -312,115 +319,3 @@ def failure_message(verb: str, text: str, exc: Exception) -> str:
         return f"{text} was not saved: {reason}. Nothing was changed."
     return (f"Cannot {verb} {text}: {reason}. Nothing was changed; it was removed from the "
             "undo history.")
-
-
-# ---------------------------------------------------------------------- shared label rules
-@dataclass(frozen=True)
-class FrameBox:
-    """A track's box on one frame, as the views show it."""
-
-    track: Track
-    box: BoxTuple
-    keyframe: bool  # a keyframe on this frame (else interpolated, or held before an end)
-
-
-class VideoLabels:
-    """The tracks of one video, read once, and their boxes on any frame; views make a new one
-    when :attr:`LabelEvents.labelsChanged` names the video. A frame's boxes cost a look at two
-    keyframes per track, whatever the length of the video."""
-
-    def __init__(self, project: Project, video_id: int | None) -> None:
-        self.tracks = project.tracks(video_id) if video_id is not None else []
-        self.n_frames = project.video(video_id).n_frames if video_id is not None else 0
-        self._keyframes = {t.id: sorted(t.keyframes, key=lambda k: k.frame) for t in self.tracks}
-
-    def on_frame(self, frame: int) -> list[FrameBox]:
-        shown = []
-        for t in self.tracks:
-            kfs = self._keyframes[t.id]
-            box = box_on_frame(kfs, frame, self.n_frames)
-            if box is not None:
-                keyed = any(k.frame == frame and not k.outside for k in kfs)
-                shown.append(FrameBox(t, box, keyed))
-        return shown
-
-    def track(self, track_id: int | None) -> Track | None:
-        return next((t for t in self.tracks if t.id == track_id), None)
-
-
-def box_on_frame(keyframes: Sequence[Keyframe], frame: int, n_frames: int) -> BoxTuple | None:
-    """A track's box on one frame (keyframes sorted by frame), as :func:`track_boxes` gives it:
-    only the keyframes on either side of ``frame`` decide it, so only they are looked at."""
-    i = bisect.bisect_right(keyframes, frame, key=lambda k: k.frame)
-    return track_boxes(keyframes[max(i - 1, 0):i + 1], n_frames).get(frame)
-
-
-def continuing_track(tracks: Iterable[Track], class_id: int, frame: int, box: Box,
-                     n_frames: int) -> int | None:
-    """The track a new box of ``class_id`` on ``frame`` continues, or None for a new track.
-
-    Candidates are the tracks of that class that show no box on ``frame`` (no keyframe, no
-    interpolated box: a track visible there is another actor) and were not ended before it (an
-    ``outside`` keyframe with nothing visible after it). The nearest in time wins (distance to
-    its closest visible keyframe); ties go to the one whose box there is nearest to ``box``.
-    """
-    cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
-    best: tuple[int, float] | None = None
-    chosen: int | None = None
-    for track in tracks:
-        kfs = sorted(track.keyframes, key=lambda k: k.frame)
-        visible = [k for k in kfs if not k.outside]
-        if track.class_id != class_id or track.id is None or not visible:
-            continue
-        if any(k.frame == frame for k in kfs) or box_on_frame(kfs, frame, n_frames) is not None:
-            continue
-        if kfs[-1].outside and frame >= kfs[-1].frame:
-            continue
-        near = min(visible, key=lambda k: (abs(k.frame - frame), k.frame))
-        b = near.box
-        space = math.hypot((b.x1 + b.x2) / 2 - cx, (b.y1 + b.y2) / 2 - cy)
-        key = (abs(near.frame - frame), space)
-        if best is None or key < best:
-            best, chosen = key, track.id
-    return chosen
-
-
-def paste_source_frame(tracks: Iterable[Track], labeled: Iterable[int], frame: int) -> int | None:
-    """The frame whose boxes a paste on ``frame`` copies: the last labeled frame before it, or,
-    when none is marked, the last frame before it with a visible keyframe."""
-    before = [f for f in labeled if f < frame]
-    if before:
-        return max(before)
-    keyed = [k.frame for t in tracks for k in t.keyframes if not k.outside and k.frame < frame]
-    return max(keyed) if keyed else None
-
-
-def class_keys(classes: Sequence[ClassRecord]) -> dict[int, ClassRecord]:
-    """Number key (1..9) -> class: a class's own digit shortcut first, then free digits in
-    class order for classes without one."""
-    keys: dict[int, ClassRecord] = {}
-    for c in classes:
-        if c.shortcut and c.shortcut.isdigit() and 1 <= int(c.shortcut) <= 9:
-            keys.setdefault(int(c.shortcut), c)
-    free = (d for d in range(1, 10) if d not in keys)
-    for c in classes:
-        if c not in keys.values():
-            digit = next(free, None)
-            if digit is None:
-                break
-            keys[digit] = c
-    return dict(sorted(keys.items()))
-
-
-def _pasteable(track: Track, source: int, frame: int, n_frames: int) -> BoxTuple | None:
-    """The box to copy from ``source`` for one track, or None to leave the track alone."""
-    if any(k.frame == frame for k in track.keyframes):
-        return None
-    if any(k.outside and source < k.frame <= frame for k in track.keyframes):
-        return None
-    return track_boxes(track.keyframes, n_frames).get(source)
-
-
-def _nearest_box(track: Track, frame: int) -> Box:
-    visible = [k for k in track.keyframes if not k.outside] or list(track.keyframes)
-    return min(visible, key=lambda k: abs(k.frame - frame)).box

@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from halgui.core.errors import ProjectError
+from halgui.core.labels import VideoTracks, class_keys
 from halgui.core.names import name_problem
 from halgui.core.project import DEFAULT_COLORS, Project
-from halgui.gui.commands import SetFrameLabeled, VideoLabels, class_keys
+from halgui.gui.commands import SetFrameLabeled
 from halgui.gui.dialogs.messages import show_error
 from halgui.gui.label_events import LabelEvents
 
@@ -191,7 +192,7 @@ class LabelPanel(QWidget):
             self.summary.setText("No video open")
             return
         classes = {c.id: c for c in self.project.classes()}
-        for shown in VideoLabels(self.project, self._video_id).on_frame(self._frame):
+        for shown in VideoTracks(self.project, self._video_id).on_frame(self._frame):
             cls = classes.get(shown.track.class_id)
             kind = "keyframe" if shown.keyframe else "interpolated"
             name = cls.name if cls else "?"

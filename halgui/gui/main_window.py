@@ -27,6 +27,7 @@ from halgui.core import proposals
 from halgui.core.connection import ReadOnlyProject
 from halgui.core.errors import HalguiError
 from halgui.core.frame_cache import FrameCache
+from halgui.core.labels import class_keys
 from halgui.core.lock import ProjectInUse
 from halgui.core.project import Project, VideoRecord
 from halgui.gui import commands, menus
@@ -126,7 +127,7 @@ class MainWindow(QMainWindow):
 
     def _fill_class_menu(self) -> None:
         classes = self.project.classes() if self.project is not None else []
-        menus.fill_class_menu(self, self.class_menu, commands.class_keys(classes))
+        menus.fill_class_menu(self, self.class_menu, class_keys(classes))
         self._enable_actions()
 
     # ------------------------------------------------------------------ projects
@@ -437,7 +438,7 @@ class MainWindow(QMainWindow):
         """Number key: the selected box takes the class; with none selected, new boxes do."""
         if self.project is None or self.canvas is None or self.video is None:
             return
-        chosen = commands.class_keys(self.project.classes()).get(digit)
+        chosen = class_keys(self.project.classes()).get(digit)
         track_id = self.canvas.selected_track()
         if chosen is None:
             return

@@ -9,9 +9,11 @@ detections (thin boxes, toggle D) and the actor map as its heatmap (toggle H). A
 ends calls :meth:`ModelOverlay.reload`, which switches to the new checkpoint.
 
 :class:`AcceptBoxes` turns the detections of a frame into keyframe boxes with source
-``"model-accepted"``, in one undo step; each continues the nearest track of its class as a
-drawn box does (:func:`~halgui.gui.commands.continuing_track`), and a detection that overlaps
-a box already on the frame (IoU >= 0.5) is left out. The boxes are then edited like any other.
+``"model-accepted"``, in one undo step: it is the same add-box commands as drawn boxes
+(:class:`~halgui.gui.commands.AddBoxes`), so each continues the nearest track of its class as a
+drawn box does; which detections are taken is :func:`halgui.core.labels.boxes_to_accept` (a
+detection that overlaps a box already on the frame is left out). The boxes are then edited like
+any other.
 """
 
 from __future__ import annotations
@@ -23,21 +25,21 @@ from collections.abc import Generator
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtGui import QUndoStack
 
 from halgui.core.al import model_jobs
 from halgui.core.al.model_jobs import Shown, WindowView
 from halgui.core.al.rounds import latest_checkpoint
-from halgui.core.annotations import Box, Keyframe, Track, clip_box
 from halgui.core.error_report import describe_error
-from halgui.core.errors import BoxError, Cancelled
+from halgui.core.errors import Cancelled
+from halgui.core.labels import VideoTracks, boxes_to_accept
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import Project, VideoRecord
-from halgui.gui.commands import VideoLabels, apply_or_drop, continuing_track
+from halgui.gui.commands import AddBox, AddBoxes
 from halgui.gui.label_events import LabelEvents
 from halgui.gui.worker import Worker
 
-__all__ = ["AcceptBoxes", "ModelOverlay", "overlapping"]
+__all__ = ["AcceptBoxes", "ModelOverlay"]
 
 _KEEP_WINDOWS = 64   # windows of model output kept per video (a few KB each)
 _POLL_S = 0.05
@@ -189,23 +191,9 @@ def _fetch(pool: cf.ProcessPoolExecutor, video_id: int, args: tuple[Any, ...],
 
 
 # ---------------------------------------------------------------------- accepting
-def overlapping(box: Box, others: list[tuple[float, float, float, float]],
-                threshold: float = 0.5) -> bool:
-    """Whether ``box`` overlaps any of ``others`` with IoU >= ``threshold``."""
-    for x1, y1, x2, y2 in others:
-        w = min(box.x2, x2) - max(box.x1, x1)
-        h = min(box.y2, y2) - max(box.y1, y1)
-        if w <= 0 or h <= 0:
-            continue
-        inter = w * h
-        union = box.area + (x2 - x1) * (y2 - y1) - inter
-        if union > 0 and inter / union >= threshold:
-            return True
-    return False
-
-
-class AcceptBoxes(QUndoCommand):
-    """The model's detections on a frame become keyframe boxes (source "model-accepted").
+class AcceptBoxes(AddBoxes):
+    """The model's detections on a frame become keyframe boxes (source "model-accepted"), in
+    one undo step of :class:`AddBox` parts, as a paste is.
 
     Detections of a class the project does not have, that do not fit the frame, or that
     overlap a box already on the frame are left out; :attr:`count` is how many are taken.
@@ -214,63 +202,12 @@ class AcceptBoxes(QUndoCommand):
 
     def __init__(self, project: Project, events: LabelEvents, video: VideoRecord, frame: int,
                  detections: list[Shown]) -> None:
-        super().__init__()
-        self.project, self.events, self.video, self.frame = project, events, video, frame
-        classes = {c.name: c.id for c in project.classes()}
-        taken = [s.box for s in VideoLabels(project, video.id).on_frame(frame)]
-        self.boxes: list[tuple[int, Box]] = []
-        for x1, y1, x2, y2, label, _ in sorted(detections, key=lambda d: -d[5]):
-            try:
-                box = clip_box((x1, y1, x2, y2), video.width, video.height)
-            except BoxError:
-                continue
-            if label in classes and not overlapping(box, taken):
-                self.boxes.append((classes[label], box))
-                taken.append(box.as_tuple())
-        # per accepted box: its track, what it replaced there, and the track when it is new
-        self._done: list[tuple[int, Box, Keyframe | None, Track | None]] = []
-        self.count = len(self.boxes)
-        self.setText(f"Accept {self.count} model box{'es' if self.count != 1 else ''}")
-        if not self.boxes:
-            self.setObsolete(True)
-
-    def redo(self) -> None:
-        apply_or_drop(self, self.project, self.events, self._redo, "redo" if self._done else "")
-        self.events.labelsChanged.emit(self.video.id, self.frame)
-
-    def undo(self) -> None:
-        apply_or_drop(self, self.project, self.events, self._undo, "undo")
-        self.events.labelsChanged.emit(self.video.id, self.frame)
-
-    def _redo(self) -> None:
-        p, source = self.project, "model-accepted"
-        with p.transaction():
-            if not self._done:
-                for class_id, box in self.boxes:
-                    track_id = continuing_track(p.tracks(self.video.id), class_id, self.frame,
-                                                box, self.video.n_frames)
-                    if track_id is None:
-                        track_id = p.add_track(self.video.id, class_id)
-                        p.set_keyframe(track_id, self.frame, box, source=source)
-                        self._done.append((track_id, box, None, p.track(track_id)))
-                    else:
-                        replaced = p.set_keyframe(track_id, self.frame, box, source=source)
-                        self._done.append((track_id, box, replaced, None))
-            else:
-                for track_id, box, _, new in self._done:
-                    if new is not None:
-                        p.restore_track(self.video.id, new)
-                    else:
-                        p.set_keyframe(track_id, self.frame, box, source=source)
-
-    def _undo(self) -> None:
-        p = self.project
-        with p.transaction():
-            for track_id, _, replaced, new in reversed(self._done):
-                if new is not None:
-                    p.delete_track(track_id)
-                elif replaced is None:
-                    p.delete_keyframe(track_id, self.frame)
-                else:
-                    p.set_keyframe(track_id, self.frame, replaced.box, outside=replaced.outside,
-                                   source=replaced.source)
+        taken = [s.box for s in VideoTracks(project, video.id).on_frame(frame)]
+        boxes = boxes_to_accept(detections, project.classes(), taken, video.width, video.height)
+        parts = [AddBox(project, events, video.id, frame, class_id, box,
+                        source="model-accepted", announce=False) for class_id, box in boxes]
+        n = len(parts)
+        super().__init__(project, events, video.id, frame,
+                         f"Accept {n} model box{'es' if n != 1 else ''}", parts)
+        self.video = video
+        self.boxes = boxes

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from halgui.core.annotations import Box, Keyframe, track_boxes
+from halgui.core.labels import box_on_frame, class_keys
 from halgui.core.project import ClassRecord
 from halgui.gui.commands import (
     AddBox,
@@ -16,8 +17,6 @@ from halgui.gui.commands import (
     PasteBoxes,
     SetBoxClass,
     SetFrameLabeled,
-    box_on_frame,
-    class_keys,
 )
 
 B1 = Box(10, 10, 40, 60)
@@ -228,3 +227,61 @@ def test_box_on_frame_agrees_with_track_boxes(kfs):
     every = track_boxes(keyframes, 36)
     assert {f: box_on_frame(keyframes, f, 36) for f in range(36)} == {
         f: every.get(f) for f in range(36)}
+
+
+# ---------------------------------------------------------------------- accepting model boxes
+def keyframes_by_track(project, video_id):
+    return {t.id: [(k.frame, k.box, k.source) for k in t.keyframes]
+            for t in project.tracks(video_id)}
+
+
+def test_accepted_model_boxes_are_one_undo_step_of_add_box_parts(
+        push, project, events, undo_stack, reopened, video, class_ids):
+    from halgui.gui.model_view import AcceptBoxes
+
+    drawn = push(AddBox, 2, class_ids["walk"], B1)
+    before = keyframes_by_track(reopened(), video.id)
+    seen = []
+    events.labelsChanged.connect(lambda v, f: seen.append((v, f)))
+    found = [(12, 12, 42, 62, "walk", 0.9),  # continues the drawn walk track
+             (100, 10, 140, 50, "walk", 0.8),  # a second walker: a new track
+             (100, 60, 130, 110, "run", 0.7)]  # a runner: a new track
+    accept = AcceptBoxes(project, events, video, 6, found)
+    assert accept.count == 3 and accept.text() == "Accept 3 model boxes"
+    undo_stack.push(accept)
+    assert undo_stack.count() == 2 and seen == [(video.id, 6)]
+    after = keyframes_by_track(reopened(), video.id)
+    assert after[drawn.track_id] == [(2, B1, "human"), (6, Box(12, 12, 42, 62), "model-accepted")]
+    new = {i: kfs for i, kfs in after.items() if i != drawn.track_id}
+    assert sorted(new.values(), key=lambda kfs: kfs[0][1].y1) == [
+        [(6, Box(100, 10, 140, 50), "model-accepted")],
+        [(6, Box(100, 60, 130, 110), "model-accepted")]]
+    actors = {t.id: (t.actor, t.class_id) for t in project.tracks(video.id)}
+    assert sorted(actors[i] for i in new) == [(2, class_ids["walk"]), (3, class_ids["run"])]
+
+    undo_stack.undo()  # once: all three go
+    assert keyframes_by_track(reopened(), video.id) == before
+    undo_stack.redo()  # and come back: same tracks, ids and actors
+    assert keyframes_by_track(reopened(), video.id) == after
+    assert {t.id: (t.actor, t.class_id) for t in project.tracks(video.id)} == actors
+    assert seen == [(video.id, 6)] * 3
+
+
+def test_a_redo_of_accepted_boxes_that_no_longer_applies_changes_nothing(
+        push, project, events, undo_stack, reopened, video, class_ids):
+    from halgui.gui.model_view import AcceptBoxes
+
+    failures = []
+    events.editFailed.connect(failures.append)
+    drawn = push(AddBox, 2, class_ids["walk"], B1)
+    undo_stack.push(AcceptBoxes(project, events, video, 6, [
+        (100, 10, 140, 50, "run", 0.9), (12, 12, 42, 62, "walk", 0.8)]))
+    undo_stack.undo()
+    reopened().delete_track(drawn.track_id)  # the continued track goes, elsewhere
+    before = keyframes_by_track(reopened(), video.id)
+    undo_stack.redo()
+    assert failures == ["Cannot redo Accept 2 model boxes: it no longer applies: its track was "
+                        "changed or deleted elsewhere. Nothing was changed; it was removed from "
+                        "the undo history."]
+    assert keyframes_by_track(reopened(), video.id) == before == {}  # the new run track too
+    assert undo_stack.count() == 1
