@@ -141,7 +141,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     from halgui.core.synthetic import SynthConfig, generate
 
-    overrides = {"n_videos": args.videos, "seed": args.seed}
+    overrides = {"n_videos": args.videos, "seed": args.seed, "action_set": args.action_set}
     if args.frames is not None:
         overrides["n_frames"] = args.frames
     config = dataclasses.replace(SynthConfig(), **overrides)
@@ -327,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", type=int, default=200, help="number of videos (default 200)")
     p.add_argument("--frames", type=int, default=None, help="frames per video")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--action-set", choices=("benchmark", "pretrain"), default="benchmark",
+                   help="the benchmark's six classes (default), or six other actions for "
+                   "pretraining that share none of them")
 
     p = command("import", cmd_import, "import labels (and their videos) into a project; "
                 "creates DIR if needed", json_flag=True)

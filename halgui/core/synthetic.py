@@ -29,7 +29,8 @@ import numpy as np
 from halgui.core.annotations import box_iou
 from halgui.core.errors import VideoError
 from halgui.core.progress import CancelFlag, Progress
-from halgui.core.synthetic_motion import CLASS_COLORS, CLASSES, MIN_ACTION
+from halgui.core.synthetic_actions import ACTION_SETS, DEFAULT_ACTION_SET, action_set
+from halgui.core.synthetic_motion import CLASSES, MIN_ACTION
 from halgui.core.synthetic_render import SCENES, Rendered, render
 
 __all__ = [
@@ -71,6 +72,10 @@ class SynthConfig:
     ``lighting_jitter`` the spread of per-video brightness and its drift; ``flicker`` the
     frame-to-frame brightness noise. ``min_visible_px``: an actor with fewer pixels in the frame
     is not drawn and not boxed (no boxes around slivers at the edge).
+
+    Classes: ``action_set`` names the actions actors perform (``synthetic_actions``):
+    ``"benchmark"``, the six :data:`CLASSES`, or ``"pretrain"``, six other motions for
+    pretraining a trunk on data that holds none of the benchmark's classes.
     """
 
     n_videos: int = 200
@@ -104,6 +109,7 @@ class SynthConfig:
     lighting_jitter: float = 0.12
     flicker: float = 0.02
     min_visible_px: int = 16
+    action_set: str = DEFAULT_ACTION_SET
 
     def __post_init__(self) -> None:
         problems = []
@@ -141,6 +147,9 @@ class SynthConfig:
                      "noise_std", "lighting_jitter", "flicker", "min_visible_px"):  # fmt: skip
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
+        if self.action_set not in ACTION_SETS:
+            problems.append(f"action_set: unknown {self.action_set!r}; known: "
+                            f"{sorted(ACTION_SETS)}")  # fmt: skip
         if problems:
             raise ValueError("SynthConfig: " + "; ".join(problems))
 
@@ -156,6 +165,14 @@ class SynthConfig:
             return tuple(tup(x) for x in v) if isinstance(v, list | tuple) else v
 
         return cls(**{k: tup(v) for k, v in data.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, for ``meta.config``, except ``action_set`` when it is the default: so
+        benchmark ground truth is byte for byte what it was before there were action sets."""
+        data = asdict(self)
+        if self.action_set == DEFAULT_ACTION_SET:
+            del data["action_set"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -241,13 +258,16 @@ def _video_entry(spec: VideoSpec, config: SynthConfig, tracks: list[dict]) -> di
 
 def ground_truth(config: SynthConfig, specs: list[VideoSpec], tracks: dict[int, list[dict]]
                  ) -> dict[str, Any]:  # fmt: skip
-    """The ground-truth document (the ``halgui`` import format) for rendered videos."""
+    """The ground-truth document (the ``halgui`` import format) for rendered videos: the
+    classes are those of ``config.action_set``."""
+    actions = action_set(config.action_set)
+    classes = zip(actions.names, actions.colors, strict=True)
     return {
         "format": "halgui",
         "version": 1,
-        "classes": [{"name": n, "color": c} for n, c in zip(CLASSES, CLASS_COLORS, strict=True)],
+        "classes": [{"name": n, "color": c} for n, c in classes],
         "videos": [_video_entry(s, config, tracks[s.index]) for s in specs],
-        "meta": {"generator": "SynthActions", "config": asdict(config)},
+        "meta": {"generator": "SynthActions", "config": config.to_dict()},
     }
 
 

@@ -306,22 +306,25 @@ def _crouch(rng: np.random.Generator, n: int, st: _State, cfg: SynthConfig) -> P
     return p
 
 
-_ACTIONS: tuple[Callable[[np.random.Generator, int, _State, SynthConfig], Pose], ...] = (
-    _walk, _run_stop, _jump, _wave, _spin, _crouch,
-)  # fmt: skip
+Motion = Callable[[np.random.Generator, int, "_State", "SynthConfig"], Pose]
+"""An action: (rng, frames, the actor's state at its start, config) -> pose channels + vx, vy."""
+
+MOTIONS: tuple[Motion, ...] = (_walk, _run_stop, _jump, _wave, _spin, _crouch)
+"""The benchmark's motions, in the order of :data:`CLASSES`."""
 
 
-def _schedule(rng: np.random.Generator, cfg: SynthConfig, n: int) -> list[tuple[int, int, int]]:
+def _schedule(rng: np.random.Generator, cfg: SynthConfig, n: int, n_classes: int
+              ) -> list[tuple[int, int, int]]:  # fmt: skip
     """Action segments (class id, first frame, last frame) of one actor, in time order."""
     lo, hi = cfg.action_fraction
     length = int(np.clip(round(rng.uniform(lo, hi) * n), min(MIN_ACTION, n), n))
     start = int(rng.integers(0, n - length + 1))
-    first = int(rng.integers(len(CLASSES)))
+    first = int(rng.integers(n_classes))
     segments = [(first, start, start + length - 1)]
     before, after = start - _GAP, n - (start + length) - _GAP
     room = max(before, after)
     if room >= MIN_ACTION and rng.random() < cfg.second_action_prob:
-        other = int(rng.choice([c for c in range(len(CLASSES)) if c != first]))
+        other = int(rng.choice([c for c in range(n_classes) if c != first]))
         length2 = int(rng.integers(MIN_ACTION, max(MIN_ACTION, min(room, length)) + 1))
         if before >= after:
             s2 = int(rng.integers(0, before - length2 + 1))
@@ -350,8 +353,10 @@ def _appearance(rng: np.random.Generator) -> Appearance:
                       float(rng.uniform(0.9, 1.25)))  # fmt: skip
 
 
-def plan_actors(rng: np.random.Generator, cfg: SynthConfig) -> list[ActorPlan]:
-    """1-3 actors, each idle except during its action segment(s)."""
+def plan_actors(rng: np.random.Generator, cfg: SynthConfig,
+                motions: tuple[Motion, ...] = MOTIONS) -> list[ActorPlan]:  # fmt: skip
+    """1-3 actors, each idle except during its action segment(s); class id i moves by
+    ``motions[i]`` (the action set's motions: the benchmark's by default)."""
     n, width, height = cfg.n_frames, cfg.width, cfg.height
     weights = np.asarray(cfg.actor_count_weights, float)
     count = int(rng.choice(len(weights), p=weights / weights.sum())) + 1
@@ -368,11 +373,11 @@ def plan_actors(rng: np.random.Generator, cfg: SynthConfig) -> list[ActorPlan]:
         label = np.full(n, IDLE)
         pieces: list[Pose] = []
         cursor = 0
-        for cls, s, e in [*_schedule(rng, cfg, n), (IDLE, n, n - 1)]:
+        for cls, s, e in [*_schedule(rng, cfg, n, len(motions)), (IDLE, n, n - 1)]:
             for kind, a0, a1 in ((IDLE, cursor, s), (cls, s, e + 1)):
                 if a1 <= a0:
                     continue
-                make = _idle if kind == IDLE else _ACTIONS[kind]
+                make = _idle if kind == IDLE else motions[kind]
                 st.height = h_base * float(_perspective(np.asarray(st.ground), height))
                 piece = make(rng, a1 - a0, st, cfg)
                 pieces.append(piece)

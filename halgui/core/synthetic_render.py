@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from halgui.core.synthetic_actions import action_set
 from halgui.core.synthetic_motion import (
     CLASSES,
     FOREARM,
@@ -384,7 +385,8 @@ def render(spec: VideoSpec, cfg: SynthConfig, debug: bool = False) -> Rendered:
     motion_rng = np.random.default_rng([spec.seed, 0])
     look_rng = np.random.default_rng([spec.seed, 2])
     margin = (round(0.3 * w), round(0.2 * h))
-    plans = plan_actors(motion_rng, cfg)
+    actions = action_set(cfg.action_set)
+    plans = plan_actors(motion_rng, cfg, actions.motions)
     camera = camera_path(motion_rng, cfg, margin)
     world, horizon = background(look_rng, spec.scene, h + 2 * margin[1], w + 2 * margin[0], h)
     things = make_things(look_rng, cfg, margin, horizon)
@@ -419,12 +421,13 @@ def render(spec: VideoSpec, cfg: SynthConfig, debug: bool = False) -> Rendered:
                     draw_thing(visible[t], th, t, cam, solid=0)
         frames[t] = frame
     frames = _light_and_noise(frames, look_rng, SCENES[spec.scene], cfg)
-    return Rendered(frames, tracks_of(plans, boxes), plans, boxes, visible)
+    return Rendered(frames, tracks_of(plans, boxes, actions.names), plans, boxes, visible)
 
 
-def tracks_of(plans: list[ActorPlan], boxes: list[list[tuple[int, int, int, int] | None]]
-              ) -> list[dict]:  # fmt: skip
-    """Maximal runs of frames where an actor is acting and in view, one track each."""
+def tracks_of(plans: list[ActorPlan], boxes: list[list[tuple[int, int, int, int] | None]],
+              names: tuple[str, ...] = CLASSES) -> list[dict]:  # fmt: skip
+    """Maximal runs of frames where an actor is acting and in view, one track each; class id
+    ``i`` is called ``names[i]`` (the action set's names)."""
     tracks = []
     for plan, bx in zip(plans, boxes, strict=True):
         n, t = len(bx), 0
@@ -438,5 +441,5 @@ def tracks_of(plans: list[ActorPlan], boxes: list[list[tuple[int, int, int, int]
                 t += 1
             keys = [{"frame": f, "box": [round(float(v), 2) for v in box]}
                     for f, box in enumerate(bx[start:t], start) if box is not None]  # fmt: skip
-            tracks.append({"actor": plan.actor, "class": CLASSES[cls], "keyframes": keys})
+            tracks.append({"actor": plan.actor, "class": names[cls], "keyframes": keys})
     return tracks

@@ -39,7 +39,9 @@ def check_schema(doc: dict, root: Path | None = None) -> None:
         assert set(c) == {"name", "color"}
         assert len(c["color"]) == 7 and c["color"][0] == "#" and int(c["color"][1:], 16) >= 0
     assert doc["meta"]["generator"] == "SynthActions"
-    assert set(doc["meta"]["config"]) == set(asdict(SynthConfig()))
+    config = SynthConfig.from_dict(doc["meta"]["config"])  # known fields, valid values
+    as_json = json.loads(json.dumps(doc["meta"]["config"]))
+    assert as_json == json.loads(json.dumps(config.to_dict())), "fields missing"
     seen = set()
     for v in doc["videos"]:
         keys = {"name", "path", "width", "height", "fps", "n_frames", "split", "labeled_frames",
@@ -334,4 +336,4 @@ def test_default_size_video_renders() -> None:
                   "width": 160, "height": 120, "fps": 25.0, "n_frames": 96, "split": "train",
                   "labeled_frames": [[0, 95]], "tracks": tracks,
                   "meta": {"scene": "grass", "seed": 1}}],
-                  "meta": {"generator": "SynthActions", "config": asdict(cfg)}})  # fmt: skip
+                  "meta": {"generator": "SynthActions", "config": cfg.to_dict()}})  # fmt: skip
