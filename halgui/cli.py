@@ -143,15 +143,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     target = Path(args.dir)
     created = not (target / DB_NAME).exists()
-    project = (Project.create(target) if created
-               else Project.open(target, lock="halgui import", force=args.force))
+    new = _new_project_paths(target) if created else ([], [])
+    try:
+        project = (Project.create(target) if created
+                   else Project.open(target, lock="halgui import", force=args.force))
+    except BaseException:
+        _remove_new_project(new)
+        raise
     try:
         summary = drive(module.import_labels(project, args.path, CancelFlag()),
                         quiet=args.json)
     except BaseException:
         project.close()
-        if created:  # leave no empty project behind a failed import
-            _remove_new_project(target)
+        _remove_new_project(new)  # leave no empty project behind a failed import
         raise
     project.close()
     _print(
@@ -162,17 +166,34 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remove_new_project(folder: Path) -> None:
-    import shutil
-
+def _new_project_paths(folder: Path) -> tuple[list[Path], list[Path]]:
+    """What creating a project in ``folder`` would make that is not there now: the database
+    files and subfolders, then the folder and its missing parents (innermost first). Only
+    these may be removed when the import fails; what was there before is never touched."""
     from halgui.core.project import DB_NAME, SUBFOLDERS
 
-    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
-        (folder / name).unlink(missing_ok=True)
-    for sub in SUBFOLDERS:
-        shutil.rmtree(folder / sub, ignore_errors=True)
-    with contextlib.suppress(OSError):  # the folder held other files before: leave it
-        folder.rmdir()
+    folder = folder.expanduser().resolve()  # as Project.create resolves it
+    inside = [folder / name for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm",
+                                         *SUBFOLDERS)]
+    return ([p for p in inside if not p.exists() and not p.is_symlink()],
+            [p for p in (folder, *folder.parents) if not p.exists()])
+
+
+def _remove_new_project(new: tuple[list[Path], list[Path]]) -> None:
+    """Undo :func:`_new_project_paths`: the files and subfolders the failed create made, then
+    the folders it made, each only if nothing else was put in it."""
+    import shutil
+
+    inside, folders = new
+    for path in inside:
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)  # made by this command, with what it wrote there
+            else:
+                path.unlink(missing_ok=True)
+    for folder in folders:
+        with contextlib.suppress(OSError):  # something else was put in it: leave it
+            folder.rmdir()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
