@@ -118,15 +118,30 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_synth(args: argparse.Namespace) -> int:
+def synth_config(base: Any, flags: dict[str, tuple[str, Any]]) -> Any:
+    """``base`` (a SynthConfig) with the fields given on the command line, each in ``flags``
+    as field: (flag, value) (None: not given); a value SynthConfig refuses is one line naming
+    the flags, before anything is written."""
     import dataclasses
 
+    given = {field: value for field, (_, value) in flags.items() if value is not None}
+    try:
+        return dataclasses.replace(base, **given)
+    except ValueError as exc:
+        problem = str(exc).removeprefix("SynthConfig: ")
+        for field, (flag, _) in flags.items():
+            problem = problem.replace(field, flag)
+        shown = " ".join(f"{flag} {value}" for flag, value in flags.values()
+                         if value is not None and flag in problem) or "SynthConfig"
+        raise HalguiError(f"{shown}: {problem}") from exc
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
     from halgui.core.synthetic import SynthConfig, generate
 
-    overrides = {"n_videos": args.videos, "seed": args.seed}
-    if args.frames is not None:
-        overrides["n_frames"] = args.frames
-    config = dataclasses.replace(SynthConfig(), **overrides)
+    config = synth_config(SynthConfig(), {"n_videos": ("--videos", args.videos),
+                                          "n_frames": ("--frames", args.frames),
+                                          "seed": ("--seed", args.seed)})
     out = drive(generate(Path(args.out), config), quiet=args.json)
     if args.json:
         _print({"ground_truth": str(out), "videos": config.n_videos}, True)
@@ -219,14 +234,13 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from halgui.core.demo import DEMO_CONFIG, default_demo_dir, make_demo
     from halgui.core.project import DB_NAME
 
     folder = (args.dir or default_demo_dir()).expanduser().resolve()
     if not (folder / DB_NAME).exists():
-        config = dataclasses.replace(DEMO_CONFIG, n_videos=args.videos, n_frames=args.frames)
+        config = synth_config(DEMO_CONFIG, {"n_videos": ("--videos", args.videos),
+                                            "n_frames": ("--frames", args.frames)})
         drive(make_demo(folder, config))
         print(f"created the demo project {folder}")
     elif args.no_gui:

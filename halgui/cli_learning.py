@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from halgui.cli import _print, drive
+from halgui.cli import _print, drive, synth_config
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag
 
@@ -251,13 +251,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     synth = None
     if gt is None:
         gt = out / "data" / "ground_truth.json"
-        try:
-            synth = SynthConfig(n_videos=args.videos, seed=args.data_seed,
-                                **({"n_frames": args.frames} if args.frames else {}))
-        except ValueError as exc:  # names the field: n_frames is --frames, n_videos --videos
-            given = " ".join(f"--{k} {v}" for k, v in (("videos", args.videos),
-                                                        ("frames", args.frames)) if v)
-            raise HalguiError(f"{given}: {exc}") from exc
+        synth = synth_config(SynthConfig(), {"n_videos": ("--videos", args.videos),
+                                             "n_frames": ("--frames", args.frames),
+                                             "seed": ("--data-seed", args.data_seed)})
     elif not args.report_only:
         halgui_json.parse(gt)  # a missing or malformed file: one line naming it, nothing written
     out.mkdir(parents=True, exist_ok=True)

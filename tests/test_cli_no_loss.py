@@ -42,3 +42,11 @@ def test_a_failed_import_removes_only_what_it_created(tmp_path):
     new = tmp_path / "new" / "project"
     assert_refused(halgui("import", new, bad, "--format", "halgui"), str(bad))
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("command", [("synth",), ("demo", "--no-gui"), ("demo",)])
+def test_too_few_frames_for_synth_and_demo_is_one_line(tmp_path, command):
+    out = tmp_path / "out"
+    line = assert_refused(halgui(command[0], out, *command[1:], "--frames", "10"), "--frames 10")
+    assert "at least 24" in line
+    assert not out.exists()
