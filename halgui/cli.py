@@ -393,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", nargs="*", metavar="NAME", help="only these videos")
     p.add_argument("--split", choices=("train", "val", "test"), default=None)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--overwrite", action="store_true", help="OUT may exist: replace it")
 
     p = command("eval", cmd_eval, "frame-mAP and video-mAP of predictions against ground "
                 "truth", json_flag=True)

@@ -72,8 +72,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from halgui.core.al.dataset import cached_frames, clip_cache
     from halgui.core.al.model import pick_device
     from halgui.core.al.predict import detect_video, predictions_json, write_predictions
+    from halgui.core.formats.target import check_export_target
     from halgui.core.project import Project
 
+    # the export rule, checked before any work: an existing OUT.json only with --overwrite,
+    # never a file of a project's folder (its database) but under its exports/
+    check_export_target(args.out, "file", overwrite=args.overwrite)
     ckpt = checkpoint.load(args.checkpoint, pick_device(args.device))
     mc = ckpt.model.config
     clip = ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.test_cli import halgui
-from tests.test_cli_learning import assert_refused, tree
+from tests.test_cli_learning import TINY_TRAIN, assert_refused, demo, tree
+
+__all__ = ["demo"]  # the module's fixture: a tiny demo project
 
 BAD_IMPORT = '{"format": "halgui", "version": 1, "classes": [], "videos": [{"name": 1}]}'
 
@@ -50,3 +52,26 @@ def test_too_few_frames_for_synth_and_demo_is_one_line(tmp_path, command):
     line = assert_refused(halgui(command[0], out, *command[1:], "--frames", "10"), "--frames 10")
     assert "at least 24" in line
     assert not out.exists()
+
+
+def test_predict_refuses_to_replace_a_file_unless_overwrite(demo, tmp_path):
+    model = tmp_path / "model.pt"
+    trained = halgui("train", demo, *TINY_TRAIN, "--size", "32", "--batch-size", "2",
+                     "--out", model)
+    assert trained.returncode == 0, trained.stderr
+    out = tmp_path / "results.json"
+    out.write_text("my results")
+    predict = ("predict", demo, out, "--checkpoint", model, "--device", "cpu")
+    line = assert_refused(halgui(*predict), str(out))
+    assert "--overwrite" in line and out.read_text() == "my results"
+
+    result = halgui(*predict, "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["format"] == "halgui-predictions"
+
+    # the project's own files are never a place for predictions, even with --overwrite
+    database = demo / "project.halgui"
+    files = tree(demo)
+    assert_refused(halgui("predict", demo, database, "--checkpoint", model, "--device", "cpu",
+                          "--overwrite"), str(database))
+    assert tree(demo) == files
