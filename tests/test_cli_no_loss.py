@@ -75,3 +75,63 @@ def test_predict_refuses_to_replace_a_file_unless_overwrite(demo, tmp_path):
     assert_refused(halgui("predict", demo, database, "--checkpoint", model, "--device", "cpu",
                           "--overwrite"), str(database))
     assert tree(demo) == files
+
+
+TINY_SIMULATION = ("--strategies", "random", "--seeds", "0", "--epochs", "1", "--size", "32",
+                   "--clips-per-epoch", "2", "--passes", "2", "--no-reference", "--device",
+                   "cpu", "--initial", "0.2", "--budget-fraction", "0.2", "--target", "0.3")
+
+
+@pytest.mark.parametrize("ablation", [(), ("--loss-ablation", "0.5")])
+def test_simulate_refuses_an_out_folder_holding_other_files(tmp_path, ablation):
+    gt = ground_truth(tmp_path / "data", ["train", "train", "test"])
+    out = tmp_path / "out"
+    out.mkdir()
+    for rel in ("ablation.csv", "results.md", "runs/seed0/start/notes.txt",
+                "ablation/uniform-0.5/model.pt"):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(f"my {rel}")
+    before = tree(out)
+    line = assert_refused(halgui("simulate", "--out", out, "--gt", gt, *TINY_SIMULATION,
+                                 *ablation), str(out))
+    assert "did not write" in line and "--out" in line
+    assert tree(out) == before
+
+
+def test_simulate_reruns_in_its_own_folder_but_never_removes_a_users_one(tmp_path):
+    from halgui.core.al import owned
+
+    gt = ground_truth(tmp_path / "data", ["train", "train", "test"])
+    out = tmp_path / "out"
+    owned.claim(out)  # an earlier run's folder ...
+    (out / "results.partial.jsonl").write_text('{"earlier": "rows"}\n')
+    mine = out / "runs" / "seed0"  # ... in which the user put a folder of that name
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    before = tree(out)
+    line = assert_refused(halgui("simulate", "--out", out, "--gt", gt, *TINY_SIMULATION),
+                          str(mine))
+    assert "not made by halgui simulate" in line
+    assert tree(out) == before  # the earlier run's rows are kept too
+
+
+@pytest.mark.parametrize("splits, problem", [
+    ([None, None], "no test videos"),  # a video without "split" is train (halgui format)
+    (["train", "test", "missing"], "missing: v2"),
+])
+def test_simulate_refuses_a_ground_truth_it_cannot_use_and_writes_nothing(tmp_path, splits,
+                                                                           problem):
+    gt = ground_truth(tmp_path / "data", [s if s != "missing" else "test" for s in splits])
+    if "missing" in splits:
+        (tmp_path / "data" / "v2.mp4").unlink()
+    out = tmp_path / "out"
+    assert_refused(halgui("simulate", "--out", out, "--gt", gt, *TINY_SIMULATION), str(gt),
+                   problem)
+    assert not out.exists()
+
+
+def ground_truth(folder: Path, splits: list) -> Path:
+    """A halgui file of real 8-frame videos, one per split (None: no "split" field)."""
+    from tests.core.al.test_simulate_folders import ground_truth as write
+
+    return write(folder, ["walk"], splits)
