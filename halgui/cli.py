@@ -227,7 +227,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def need_display() -> None:
+    """Refuse, before Qt starts, to open a window where there is no display (Linux without X
+    or Wayland: a server, a container, ssh without -X): Qt would abort with several lines of
+    its own and exit status 134. QT_QPA_PLATFORM, if set, says where to draw instead."""
+    import os
+
+    if not sys.platform.startswith("linux"):
+        return
+    if any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        return
+    raise HalguiError("no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY "
+                      "is set); the commands that need none still work, e.g. halgui info DIR "
+                      "or halgui demo --no-gui (see halgui --help)")
+
+
 def cmd_open(args: argparse.Namespace) -> int:
+    need_display()
     from halgui.gui.app import run
 
     return run(args.dir)
@@ -237,6 +253,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from halgui.core.demo import DEMO_CONFIG, default_demo_dir, make_demo
     from halgui.core.project import DB_NAME
 
+    if not args.no_gui:
+        need_display()  # before the demo is made: it is made for the window
     folder = (args.dir or default_demo_dir()).expanduser().resolve()
     if not (folder / DB_NAME).exists():
         config = synth_config(DEMO_CONFIG, {"n_videos": ("--videos", args.videos),

@@ -4,12 +4,13 @@ output, too few frames for ``synth`` and ``demo``, the app with no display."""
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.test_cli import halgui
+from tests.test_cli import ROOT, halgui
 from tests.test_cli_learning import TINY_TRAIN, assert_refused, demo, tree
 
 __all__ = ["demo"]  # the module's fixture: a tiny demo project
@@ -135,3 +136,19 @@ def ground_truth(folder: Path, splits: list) -> Path:
     from tests.core.al.test_simulate_folders import ground_truth as write
 
     return write(folder, ["walk"], splits)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 and Wayland: Linux")
+@pytest.mark.parametrize("command", [(), ("open", "{p}"), ("{p}",), ("demo", "{p}")])
+def test_the_app_without_a_display_is_one_line_before_qt_starts(tmp_path, command):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    folder = tmp_path / "p"
+    args = [a.format(p=folder) for a in command]
+    result = subprocess.run([sys.executable, "-m", "halgui", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    line = assert_refused(result)
+    assert "no display" in line and "halgui info" in line
+    assert not folder.exists()  # the demo is not made for a window that cannot open
