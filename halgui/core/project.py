@@ -27,6 +27,7 @@ from halgui.core import connection, schema
 from halgui.core.annotations import Box, Keyframe, Source, Track
 from halgui.core.errors import ProjectError
 from halgui.core.lock import ProjectLock
+from halgui.core.names import name_problem
 
 DB_NAME = "project.halgui"
 SUBFOLDERS = ("cache", "models", "exports")
@@ -292,9 +293,13 @@ class Project:
 
     # ------------------------------------------------------------------ classes
     def add_class(self, name: str, color: str | None = None, shortcut: str | None = None) -> int:
-        name = name.strip()
-        if not name:
+        """Stored exactly as given, spaces at its ends included (dialogs strip what a person
+        types), so a name round-trips and an import never takes "walk " for "walk"."""
+        if not name.strip():
             raise ProjectError(self.db_path, "a class needs a non-empty name")
+        problem = name_problem(name)  # a control character would shift one-per-line lists
+        if problem is not None:
+            raise ProjectError(self.db_path, f"class {problem}")
         with self._lock:
             count = self._conn.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
             color = color or DEFAULT_COLORS[count % len(DEFAULT_COLORS)]
