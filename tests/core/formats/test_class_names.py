@@ -1,12 +1,12 @@
 """A class name is stored exactly as given, spaces at its ends included, so it round-trips
-through the formats that keep it (halgui JSON, COCO, CVAT) and an import never confuses it with
-the name without them: "walk " and "walk" are two classes, each keeping its own tracks."""
+through the formats that keep it (halgui JSON, COCO, CVAT, YOLO) and an import never confuses it
+with the name without them: "walk " and "walk" are two classes, each keeping its own tracks."""
 
 import pytest
 
 from halgui.core.annotations import Box, Keyframe
 from halgui.core.errors import ProjectError
-from halgui.core.formats import coco, cvat, halgui_json
+from halgui.core.formats import coco, cvat, halgui_json, yolo
 from halgui.core.formats.common import ExportOptions
 from halgui.core.progress import run_to_end
 from halgui.core.project import Project
@@ -18,7 +18,7 @@ def labels(project: Project) -> tuple[list[str], list[tuple[str, float]]]:
     """Class names in order, and (class name, first box's x1) of every track."""
     snapshot = project.snapshot()
     names = {c.id: c.name for c in snapshot.classes}
-    tracks = sorted((names[t.class_id], t.keyframes[0].box.x1)
+    tracks = sorted((names[t.class_id], round(t.keyframes[0].box.x1, 2))
                     for ts in snapshot.tracks.values() for t in ts)
     return [c.name for c in snapshot.classes], tracks
 
@@ -33,7 +33,8 @@ def source(folder) -> Project:
     return p
 
 
-@pytest.mark.parametrize("module", [halgui_json, coco, cvat], ids=["halgui", "coco", "cvat"])
+@pytest.mark.parametrize("module", [halgui_json, coco, cvat, yolo],
+                         ids=["halgui", "coco", "cvat", "yolo"])
 def test_names_with_spaces_at_their_ends_round_trip(tmp_path, module):
     with source(tmp_path / "a") as p:
         expected = labels(p)
