@@ -136,15 +136,31 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_synth(args: argparse.Namespace) -> int:
+def synth_config(base: Any, flags: dict[str, tuple[str, Any]]) -> Any:
+    """``base`` (a SynthConfig) with the fields given on the command line, each in ``flags``
+    as field: (flag, value) (None: not given); a value SynthConfig refuses is one line naming
+    the flags, before anything is written."""
     import dataclasses
 
+    given = {field: value for field, (_, value) in flags.items() if value is not None}
+    try:
+        return dataclasses.replace(base, **given)
+    except ValueError as exc:
+        problem = str(exc).removeprefix("SynthConfig: ")
+        for field, (flag, _) in flags.items():
+            problem = problem.replace(field, flag)
+        shown = " ".join(f"{flag} {value}" for flag, value in flags.values()
+                         if value is not None and flag in problem) or "SynthConfig"
+        raise HalguiError(f"{shown}: {problem}") from exc
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
     from halgui.core.synthetic import SynthConfig, generate
 
-    overrides = {"n_videos": args.videos, "seed": args.seed, "action_set": args.action_set}
-    if args.frames is not None:
-        overrides["n_frames"] = args.frames
-    config = dataclasses.replace(SynthConfig(), **overrides)
+    config = synth_config(SynthConfig(), {"n_videos": ("--videos", args.videos),
+                                          "n_frames": ("--frames", args.frames),
+                                          "seed": ("--seed", args.seed),
+                                          "action_set": ("--action-set", args.action_set)})
     out = drive(generate(Path(args.out), config), quiet=args.json)
     if args.json:
         _print({"ground_truth": str(out), "videos": config.n_videos}, True)
@@ -161,15 +177,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     target = Path(args.dir)
     created = not (target / DB_NAME).exists()
-    project = (Project.create(target) if created
-               else Project.open(target, lock="halgui import", force=args.force))
+    new = _new_project_paths(target) if created else ([], [])
+    try:
+        project = (Project.create(target) if created
+                   else Project.open(target, lock="halgui import", force=args.force))
+    except BaseException:
+        _remove_new_project(new)
+        raise
     try:
         summary = drive(module.import_labels(project, args.path, CancelFlag()),
                         quiet=args.json)
     except BaseException:
         project.close()
-        if created:  # leave no empty project behind a failed import
-            _remove_new_project(target)
+        _remove_new_project(new)  # leave no empty project behind a failed import
         raise
     project.close()
     _print(
@@ -180,17 +200,34 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remove_new_project(folder: Path) -> None:
-    import shutil
-
+def _new_project_paths(folder: Path) -> tuple[list[Path], list[Path]]:
+    """What creating a project in ``folder`` would make that is not there now: the database
+    files and subfolders, then the folder and its missing parents (innermost first). Only
+    these may be removed when the import fails; what was there before is never touched."""
     from halgui.core.project import DB_NAME, SUBFOLDERS
 
-    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
-        (folder / name).unlink(missing_ok=True)
-    for sub in SUBFOLDERS:
-        shutil.rmtree(folder / sub, ignore_errors=True)
-    with contextlib.suppress(OSError):  # the folder held other files before: leave it
-        folder.rmdir()
+    folder = folder.expanduser().resolve()  # as Project.create resolves it
+    inside = [folder / name for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm",
+                                         *SUBFOLDERS)]
+    return ([p for p in inside if not p.exists() and not p.is_symlink()],
+            [p for p in (folder, *folder.parents) if not p.exists()])
+
+
+def _remove_new_project(new: tuple[list[Path], list[Path]]) -> None:
+    """Undo :func:`_new_project_paths`: the files and subfolders the failed create made, then
+    the folders it made, each only if nothing else was put in it."""
+    import shutil
+
+    inside, folders = new
+    for path in inside:
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)  # made by this command, with what it wrote there
+            else:
+                path.unlink(missing_ok=True)
+    for folder in folders:
+        with contextlib.suppress(OSError):  # something else was put in it: leave it
+            folder.rmdir()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -209,21 +246,38 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def need_display() -> None:
+    """Refuse, before Qt starts, to open a window where there is no display (Linux without X
+    or Wayland: a server, a container, ssh without -X): Qt would abort with several lines of
+    its own and exit status 134. QT_QPA_PLATFORM, if set, says where to draw instead."""
+    import os
+
+    if not sys.platform.startswith("linux"):
+        return
+    if any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        return
+    raise HalguiError("no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY "
+                      "is set); the commands that need none still work, e.g. halgui info DIR "
+                      "or halgui demo --no-gui (see halgui --help)")
+
+
 def cmd_open(args: argparse.Namespace) -> int:
+    need_display()
     from halgui.gui.app import run
 
     return run(args.dir)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from halgui.core.demo import DEMO_CONFIG, default_demo_dir, make_demo
     from halgui.core.project import DB_NAME
 
+    if not args.no_gui:
+        need_display()  # before the demo is made: it is made for the window
     folder = (args.dir or default_demo_dir()).expanduser().resolve()
     if not (folder / DB_NAME).exists():
-        config = dataclasses.replace(DEMO_CONFIG, n_videos=args.videos, n_frames=args.frames)
+        config = synth_config(DEMO_CONFIG, {"n_videos": ("--videos", args.videos),
+                                            "n_frames": ("--frames", args.frames)})
         drive(make_demo(folder, config))
         print(f"created the demo project {folder}")
     elif args.no_gui:
@@ -384,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", nargs="*", metavar="NAME", help="only these videos")
     p.add_argument("--split", choices=("train", "val", "test"), default=None)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--overwrite", action="store_true", help="OUT may exist: replace it")
 
     p = command("eval", cmd_eval, "frame-mAP and video-mAP of predictions against ground "
                 "truth", json_flag=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from halgui.cli import _print, drive
+from halgui.cli import _print, drive, synth_config
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag
 
@@ -98,8 +98,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from halgui.core.al.dataset import cached_frames, clip_cache
     from halgui.core.al.model import pick_device
     from halgui.core.al.predict import detect_video, predictions_json, write_predictions
+    from halgui.core.formats.target import check_export_target
     from halgui.core.project import Project
 
+    # the export rule, checked before any work: an existing OUT.json only with --overwrite,
+    # never a file of a project's folder (its database) but under its exports/
+    check_export_target(args.out, "file", overwrite=args.overwrite)
     ckpt = checkpoint.load(args.checkpoint, pick_device(args.device))
     mc = ckpt.model.config
     clip = ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)
@@ -314,14 +318,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import dataclasses
     import time
 
-    from halgui.core.al import report
+    from halgui.core.al import owned, report
     from halgui.core.al.data import ClipConfig
     from halgui.core.al.rounds import RoundConfig
-    from halgui.core.al.simulate import SimulateConfig, simulate
+    from halgui.core.al.simulate import SimulateConfig, read_ground_truth, simulate
     from halgui.core.al.strategies import STRATEGIES
     from halgui.core.al.train import TrainConfig
     from halgui.core.al.uncertainty import UncertaintyConfig
-    from halgui.core.formats import halgui_json
     from halgui.core.synthetic import SynthConfig, generate
 
     _at_least_one(args, "videos", "frames", "epochs", "size", "clips_per_epoch", "passes")
@@ -330,18 +333,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     synth = None
     if gt is None:
         gt = out / "data" / "ground_truth.json"
-        try:
-            synth = SynthConfig(n_videos=args.videos, seed=args.data_seed,
-                                **({"n_frames": args.frames} if args.frames else {}))
-        except ValueError as exc:  # names the field: n_frames is --frames, n_videos --videos
-            given = " ".join(f"--{k} {v}" for k, v in (("videos", args.videos),
-                                                        ("frames", args.frames)) if v)
-            raise HalguiError(f"{given}: {exc}") from exc
+        synth = synth_config(SynthConfig(), {"n_videos": ("--videos", args.videos),
+                                             "n_frames": ("--frames", args.frames),
+                                             "seed": ("--data-seed", args.data_seed)})
     elif not args.report_only:
-        halgui_json.parse(gt)  # a missing or malformed file: one line naming it, nothing written
-    out.mkdir(parents=True, exist_ok=True)
-    if synth is not None and not gt.exists():
-        drive(generate(out / "data", synth), quiet=args.json)
+        read_ground_truth(gt)  # a file simulate cannot use: one line naming it, nothing written
+    if not args.report_only:  # which only reads its rows and redraws the results
+        owned.claim(out)  # new, empty or an earlier run's: never a folder of the user's
+    if synth is not None and not args.report_only:
+        key = owned.key_of(dataclasses.asdict(synth))  # data of another config is not reused
+        if not owned.reuse(out / "data", key):
+            drive(generate(out / "data", synth), quiet=args.json)
+            owned.finished(out / "data", key)
     strategies = tuple(args.strategies or STRATEGIES)
     clip = ClipConfig(size=args.size, max_clips_per_epoch=args.clips_per_epoch)
     train = TrainConfig(epochs=args.epochs, clip=clip, device=args.device)
@@ -373,11 +376,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         header = f"rows of {partial} (drawn with --report-only)"
         run_config = json.loads(config_file.read_text()) if config_file.exists() else None
     else:
-        partial.write_text("", encoding="utf-8")
         run_config = {"ground_truth": str(gt), **dataclasses.asdict(config)}
-        config_file.write_text(json.dumps(run_config, indent=1), encoding="utf-8")
+        started = []
 
         def keep(event: Any) -> None:
+            if not started:  # the simulation took its folders: an earlier run's are replaced
+                started.append(True)
+                partial.write_text("", encoding="utf-8")
+                config_file.write_text(json.dumps(run_config, indent=1), encoding="utf-8")
             if "row" in event.extra:
                 with open(partial, "a", encoding="utf-8") as f:
                     f.write(json.dumps(event.extra["row"].flat()) + "\n")

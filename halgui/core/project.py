@@ -250,8 +250,9 @@ class Project:
 
     # ------------------------------------------------------------------ classes
     def add_class(self, name: str, color: str | None = None, shortcut: str | None = None) -> int:
-        name = name.strip()
-        if not name:
+        """Stored exactly as given, spaces at its ends included (dialogs strip what a person
+        types), so a name round-trips and an import never takes "walk " for "walk"."""
+        if not name.strip():
             raise ProjectError(self.db_path, "a class needs a non-empty name")
         _check_name("class", name, self.db_path)
         with self._lock:

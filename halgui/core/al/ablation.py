@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from halgui.core.al import owned
 from halgui.core.al.dataset import class_names, training_set
 from halgui.core.al.oracle import Oracle
 from halgui.core.al.selection import frames_for
-from halgui.core.al.simulate import Row, base_project, copy_project, evaluate_checkpoint
+from halgui.core.al.simulate import (
+    Row,
+    copy_project,
+    evaluate_checkpoint,
+    held_out_truth,
+    shared_base,
+)
 from halgui.core.al.strategies import uniform_frames
 from halgui.core.al.train import TrainConfig, train
 from halgui.core.progress import CancelFlag, Progress
-from halgui.core.project import DB_NAME
 
 
 def loss_ablation(
@@ -39,14 +44,14 @@ def loss_ablation(
     config = config or TrainConfig()
     workdir, ground_truth = Path(workdir), Path(ground_truth)
     document = json.loads(ground_truth.read_text(encoding="utf-8"))
-    test_gt = {**document, "videos": [v for v in document["videos"] if v["split"] == "test"]}
+    test_gt = held_out_truth(ground_truth, document)
+    base, labeled_dir = workdir / "base", workdir / f"uniform-{fraction:g}"
+    for folder in (base, labeled_dir):
+        owned.check(folder)  # one the simulation did not make: refused before any work
     workdir.mkdir(parents=True, exist_ok=True)
-    base = workdir / "base"
-    if not (base / DB_NAME).exists():
-        (yield from base_project(base, ground_truth)).close()
-    labeled_dir = workdir / f"uniform-{fraction:g}"
-    shutil.rmtree(labeled_dir, ignore_errors=True)
-    project = copy_project(base, labeled_dir)
+    yield from shared_base(base, ground_truth)
+    owned.fresh(labeled_dir)
+    project = copy_project(base, labeled_dir / "project")
     oracle = Oracle.from_json(document)
     pool = [v for v in project.videos() if v.split == "train"]
     oracle.reveal(project, [(v.id, f) for v in pool for f in

@@ -13,19 +13,22 @@ import copy
 import dataclasses
 import json
 import math
-import shutil
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from halgui.core.al import owned
 from halgui.core.al.oracle import Oracle
 from halgui.core.al.rounds import RoundConfig, run_round
 from halgui.core.al.strategies import STRATEGIES
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import DB_NAME, Project
+
+if TYPE_CHECKING:
+    from halgui.core.formats.common import ParsedVideo
 
 METRICS = ("frame_map@0.5_voc", "frame_map@0.5_act", "video_map@0.2", "video_map@0.5")
 
@@ -67,14 +70,9 @@ class Row:
 
 def base_project(folder: Path, ground_truth: Path) -> Generator[Progress, None, Project]:
     """A project with the dataset's videos and classes and no labels."""
-    from halgui.core.formats import halgui_json
     from halgui.core.ingest import add_videos
 
-    classes, videos = halgui_json.parse(ground_truth)
-    missing = [v.name for v in videos if v.path is None or not v.path.exists()]
-    if missing:
-        raise HalguiError(f"{ground_truth}: simulation needs the video files; missing: "
-                          f"{', '.join(missing[:5])}")
+    classes, videos = read_ground_truth(ground_truth)
     project = Project.create(folder)
     for name, color in classes:
         project.add_class(name, color or None)
@@ -82,6 +80,45 @@ def base_project(folder: Path, ground_truth: Path) -> Generator[Progress, None, 
     for video_id, video in zip(result.added, videos, strict=True):
         project.set_split(video_id, video.split)
     return project
+
+
+def shared_base(base: Path, ground_truth: Path) -> Generator[Progress, None, None]:
+    """The base project in ``base``: reused if an earlier run finished it from this very
+    ground truth (:mod:`owned`), built otherwise."""
+    key = owned.key_of(ground_truth)
+    if not owned.reuse(base, key):
+        (yield from base_project(base, ground_truth)).close()
+        owned.finished(base, key)
+
+
+def read_ground_truth(path: Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
+    """The classes and videos of a ground truth the simulation can use: a halgui file whose
+    video files are all there and that has test videos; refused otherwise, naming the file
+    (the command checks this before it writes anything)."""
+    from halgui.core.formats import halgui_json
+
+    classes, videos = halgui_json.parse(path)
+    missing = [v.name for v in videos if v.path is None or not v.path.exists()]
+    if missing:
+        raise HalguiError(f"{path}: simulation needs the video files; missing: "
+                          f"{', '.join(missing[:5])}")
+    if not any(v.split == "test" for v in videos):
+        raise _no_test_videos(path)
+    return list(classes), list(videos)
+
+
+def held_out_truth(path: Path, document: dict[str, Any]) -> dict[str, Any]:
+    """The document with only its test videos (a video without a split is in train, as the
+    halgui format says); none is refused, naming the file."""
+    videos = [v for v in document["videos"] if v.get("split", "train") == "test"]
+    if not videos:
+        raise _no_test_videos(path)
+    return {**document, "videos": videos}
+
+
+def _no_test_videos(path: Path) -> HalguiError:
+    return HalguiError(f"{path}: no test videos to evaluate on (a video's \"split\" must be "
+                       "\"test\"; without one it is \"train\")")
 
 
 def copy_project(source: Path, target: Path) -> Project:
@@ -109,22 +146,21 @@ def simulate(
     workdir = Path(workdir)
     ground_truth = Path(ground_truth)
     document = json.loads(ground_truth.read_text(encoding="utf-8"))
-    test_gt = {**document, "videos": [v for v in document["videos"] if v["split"] == "test"]}
-    if not test_gt["videos"]:
-        raise HalguiError(f"{ground_truth}: no test videos to evaluate on")
+    test_gt = held_out_truth(ground_truth, document)
     unknown = set(config.strategies) - set(STRATEGIES)
     if unknown:
         raise HalguiError(f"unknown strategies: {', '.join(sorted(unknown))}")
-    workdir.mkdir(parents=True, exist_ok=True)
     base = workdir / "base"
-    if not (base / DB_NAME).exists():
-        (yield from base_project(base, ground_truth)).close()
+    for folder in (base, *(workdir / f"seed{seed}" for seed in config.seeds)):
+        owned.check(folder)  # one the simulation did not make: refused before any work
+    workdir.mkdir(parents=True, exist_ok=True)
+    yield from shared_base(base, ground_truth)
     rows: list[Row] = []
     runs = [(seed, s) for seed in config.seeds for s in config.strategies]
     done = 0
     for seed in config.seeds:
         seed_dir = workdir / f"seed{seed}"
-        shutil.rmtree(seed_dir, ignore_errors=True)
+        owned.fresh(seed_dir)  # the simulation's own folder of an earlier run, if any
         start = copy_project(base, seed_dir / "start")
         pool_frames = sum(v.n_frames for v in start.videos() if v.split == "train")
         selection = dataclasses.replace(config.round.selection, seed=seed,

@@ -222,7 +222,7 @@ def _parse_file(file: Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
     cats: dict[int, str] = {}
     classes: list[tuple[str, str]] = []
     for c in root.get("categories").items():
-        cid, name = _int(c.get("id")), c.get("name").str().strip()
+        cid, name = _int(c.get("id")), c.get("name").str()  # as written: "walk " is not "walk"
         if cid in cats:
             raise c.get("id").fail(f"category id {cid} appears twice")
         if name in cats.values():

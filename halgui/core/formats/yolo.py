@@ -136,11 +136,13 @@ def _class_names(root: Path) -> list[str]:
     classes, yaml, names = root / "classes.txt", root / "data.yaml", root / "obj.names"
     if classes.is_file() or names.is_file():
         file = classes if classes.is_file() else names
-        lines = [line.strip() for line in fr.lines_of(fr.read_text(file))]
-        while lines and not lines[-1]:
+        # names as written (a project keeps "walk " apart from "walk"); blank lines at the end
+        lines = fr.lines_of(fr.read_text(file))
+        while lines and not lines[-1].strip():
             lines.pop()
-        if any(not n for n in lines):
-            raise FormatError(file, f"line {lines.index('') + 1}: an empty class name")
+        blank = next((i for i, n in enumerate(lines) if not n.strip()), None)
+        if blank is not None:
+            raise FormatError(file, f"line {blank + 1}: an empty class name")
     elif yaml.is_file():
         file, lines = yaml, _yaml_names(yaml)
     else:
