@@ -41,5 +41,6 @@ def test_ordinary_names_are_kept_as_given(project):
         project.add_video(name, path=None, width=64, height=48, n_frames=10)
     assert [c.name for c in project.classes()] == names
     assert [v.name for v in project.videos()] == names
-    project.add_class("  walk  ")
-    assert project.class_by_name("walk") is not None  # class names were always trimmed
+    project.add_class("  walk  ")  # stored exactly (formats round-trip it; dialogs trim typing)
+    assert project.class_by_name("  walk  ") is not None
+    assert project.class_by_name("walk") is None
