@@ -24,6 +24,7 @@ __all__ = [
     "RoundRecord",
     "VideoScore",
     "VideoSummary",
+    "cluster_sizes",
     "latest_round",
     "open_proposals",
     "proposal_counts",
@@ -172,6 +173,22 @@ def video_scores(source: Source, round_id: int | None = None) -> dict[int, Video
         )
         for v, c, i, u in rows
     }
+
+
+def cluster_sizes(source: Source) -> dict[int, list[int]]:
+    """``round number -> pool videos per cluster`` (cluster 0 first, clusters without a video
+    left out) for every round that clustered the pool: whether the clusters spread or one holds
+    almost every video, which leaves the per-cluster quota nothing to do."""
+    with _reader(source) as conn:
+        rows = conn.execute(
+            "SELECT r.number, s.cluster, COUNT(*) FROM video_scores s JOIN rounds r"
+            " ON r.id = s.round_id WHERE s.cluster IS NOT NULL"
+            " GROUP BY r.number, s.cluster ORDER BY r.number, s.cluster"
+        ).fetchall()
+    out: dict[int, list[int]] = {}
+    for number, _, count in rows:
+        out.setdefault(int(number), []).append(int(count))
+    return out
 
 
 def video_summaries(source: Source) -> list[VideoSummary]:

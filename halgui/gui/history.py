@@ -1,10 +1,11 @@
 """Round history: a table and a plot of what each round started from and how good it was.
 
 One row per finished round: its number, strategy, the pool's labeled frames (and their share)
-and keyframe boxes when it started, the final training loss, and frame-mAP / video-mAP at IoU
-0.5 on the labeled frames of the validation split (empty when that split has none). The plot
-(pyqtgraph, built the first time the panel is painted, so the window comes up without it) has
-labeled frames above and validation frame-mAP below, one point per round.
+and keyframe boxes when it started, the final training loss, frame-mAP / video-mAP at IoU 0.5 on
+the labeled frames of the validation split (empty when that split has none), and how many pool
+videos each cluster got (one cluster holding nearly all of them leaves the quota nothing to
+do). The plot (pyqtgraph, built the first time the panel is painted, so the window comes up
+without it) has labeled frames above and validation frame-mAP below, one point per round.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from halgui.core.project import Project, RoundRecord
+from halgui.core.proposals import cluster_sizes
 
 __all__ = ["COLUMNS", "HistoryPanel", "HistoryRow", "history_rows"]
 
 COLUMNS = ("Round", "Strategy", "Labeled frames", "Boxes", "Loss", "Val frame-mAP",
-           "Val video-mAP")
+           "Val video-mAP", "Cluster sizes")
 TIPS = (
     "Round number (0: first proposals, before any model)",
     "How the round chose its frames",
@@ -39,6 +41,8 @@ TIPS = (
     "Training loss at the end of the round",
     "frame-mAP at IoU 0.5 (VOC) on the labeled frames of the validation videos",
     "video-mAP at IoU 0.5 on the fully labeled validation videos",
+    "Pool videos in each cluster after the round (cluster 0 first); new videos are shared out "
+    "in proportion to these sizes",
 )
 FRAME_MAP = "val_frame_map@0.5_voc"
 VIDEO_MAP = "val_video_map@0.5"
@@ -56,6 +60,7 @@ class HistoryRow:
     loss: float | None
     val_frame_map: float | None
     val_video_map: float | None
+    clusters: tuple[int, ...] = ()
 
     def cells(self) -> tuple[str, ...]:
         labeled = "" if self.labeled_frames is None else str(self.labeled_frames)
@@ -63,10 +68,14 @@ class HistoryRow:
             labeled += f" ({self.labeled_frames / self.pool_frames:.1%})"
         return (str(self.number), self.strategy, labeled, _text(self.boxes, "d"),
                 _text(self.loss, ".4f"), _text(self.val_frame_map, ".3f"),
-                _text(self.val_video_map, ".3f"))
+                _text(self.val_video_map, ".3f"), " ".join(map(str, self.clusters)))
 
 
-def history_rows(rounds: list[RoundRecord]) -> list[HistoryRow]:
+def history_rows(rounds: list[RoundRecord], clusters: dict[int, list[int]] | None = None
+                 ) -> list[HistoryRow]:
+    """One row per round; ``clusters`` maps a round's number to its cluster sizes."""
+    clusters = clusters or {}
+
     def num(record: RoundRecord, key: str) -> float | None:
         value = record.metrics.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -79,7 +88,8 @@ def history_rows(rounds: list[RoundRecord]) -> list[HistoryRow]:
 
     return [HistoryRow(r.number, r.strategy, count(r, "labeled_frames"),
                        count(r, "pool_frames"), count(r, "keyframe_boxes"),
-                       num(r, "train_loss"), num(r, FRAME_MAP), num(r, VIDEO_MAP))
+                       num(r, "train_loss"), num(r, FRAME_MAP), num(r, VIDEO_MAP),
+                       tuple(clusters.get(r.number, ())))
             for r in rounds]
 
 
@@ -119,7 +129,9 @@ class HistoryPanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        self.rows = history_rows(self._project.rounds()) if self._project is not None else []
+        project = self._project
+        self.rows = (history_rows(project.rounds(), cluster_sizes(project))
+                     if project is not None else [])
         self.table.setRowCount(len(self.rows))
         for r, row in enumerate(self.rows):
             for c, text in enumerate(row.cells()):

@@ -24,11 +24,11 @@ def test_rows_take_what_each_round_measured():
                             "val_video_map@0.5": 0.125}),
         record(2, "claus", {"labeled_frames": 20, "train_loss": float("nan"),
                             "val_frame_map@0.5_voc": None}),
-    ])
+    ], {1: [3, 6, 2, 4, 2]})
     assert [r.cells() for r in rows] == [
-        ("0", "cold-start", "0 (0.0%)", "0", "", "", ""),
-        ("1", "claus", "10 (5.0%)", "14", "0.5000", "0.250", "0.125"),
-        ("2", "claus", "20", "", "", "", ""),
+        ("0", "cold-start", "0 (0.0%)", "0", "", "", "", ""),
+        ("1", "claus", "10 (5.0%)", "14", "0.5000", "0.250", "0.125", "3 6 2 4 2"),
+        ("2", "claus", "20", "", "", "", "", ""),
     ]
 
 
@@ -61,6 +61,23 @@ def test_panel_table_and_plot(qtbot, tmp_path):
         assert list(panel.curves["labeled frames"].getData()[1]) == [0, 12, 24, 30]
         panel.set_project(None)
         assert panel.table.rowCount() == 0
+
+
+def test_panel_shows_each_rounds_cluster_sizes(qtbot, tmp_path):
+    with Project.create(tmp_path / "p") as project:
+        ids = [project.add_video(f"v{i}", path=None, width=64, height=48, n_frames=10)
+               for i in range(6)]
+        for clusters in ([2, 0, 0, 0, 0, 0], [0, 1, 2, 1, 0, 2]):
+            project.record_round(strategy="claus", config={}, metrics={}, checkpoint=None,
+                                 started_at="now", proposals=[],
+                                 video_scores=[(v, None, c, None)
+                                               for v, c in zip(ids, clusters, strict=True)])
+        panel = HistoryPanel()
+        qtbot.addWidget(panel)
+        panel.set_project(project)
+        column = COLUMNS.index("Cluster sizes")
+        # round 0: five videos in cluster 0, one in cluster 2 (cluster 1 has none)
+        assert [panel.table.item(r, column).text() for r in (0, 1)] == ["5 1", "2 2 2"]
 
 
 CHILD = """

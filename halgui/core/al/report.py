@@ -30,6 +30,7 @@ class Point:
     mean: dict[str, float]
     std: dict[str, float]
     seeds: int
+    clusters: tuple[tuple[int, ...], ...] = ()  # each seed's cluster sizes, largest first
 
 
 def aggregate(rows: Sequence[Row]) -> list[Point]:
@@ -44,7 +45,9 @@ def aggregate(rows: Sequence[Row]) -> list[Point]:
             mean[m] = float(np.mean(values)) if values else math.nan
             std[m] = float(np.std(values)) if values else math.nan
         points.append(Point(strategy, rnd, float(np.mean([r.frames_pct for r in group])),
-                            float(np.mean([r.boxes_pct for r in group])), mean, std, len(group)))
+                            float(np.mean([r.boxes_pct for r in group])), mean, std, len(group),
+                            tuple(tuple(sorted(r.clusters, reverse=True)) for r in group
+                                  if r.clusters)))
     return points
 
 
@@ -57,13 +60,17 @@ def write_csv(rows: Sequence[Row], path: Path) -> None:
 
 
 def markdown(points: Sequence[Point]) -> str:
-    lines = ["| strategy | round | % frames | % boxes | " + " | ".join(METRICS) + " | seeds |",
-             "|---|---:|---:|---:|" + "---:|" * len(METRICS) + "---:|"]
+    """The table of results; "cluster sizes" lists each seed's pool videos per cluster, largest
+    first (one number near the pool size: the clusters collapsed and the quota did nothing)."""
+    lines = ["| strategy | round | % frames | % boxes | " + " | ".join(METRICS)
+             + " | seeds | cluster sizes |",
+             "|---|---:|---:|---:|" + "---:|" * len(METRICS) + "---:|---|"]
     for p in points:
         cells = [f"{100 * p.mean[m]:.1f} ± {100 * p.std[m]:.1f}" if not math.isnan(p.mean[m])
                  else "n/a" for m in METRICS]
+        sizes = " / ".join(" ".join(map(str, s)) for s in p.clusters)
         lines.append(f"| {p.strategy} | {p.round} | {p.frames_pct:.2f} | {p.boxes_pct:.2f} | "
-                     + " | ".join(cells) + f" | {p.seeds} |")
+                     + " | ".join(cells) + f" | {p.seeds} | {sizes} |")
     return "\n".join(lines)
 
 

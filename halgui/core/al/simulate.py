@@ -26,6 +26,7 @@ from halgui.core.al.strategies import STRATEGIES
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import DB_NAME, Project
+from halgui.core.proposals import cluster_sizes
 
 if TYPE_CHECKING:
     from halgui.core.formats.common import ParsedVideo
@@ -61,11 +62,13 @@ class Row:
     boxes_pct: float
     metrics: dict[str, float | None]
     seconds: float
+    clusters: tuple[int, ...] = ()   # pool videos per cluster after the round, cluster 0 first
 
     def flat(self) -> dict[str, Any]:
         return {"strategy": self.strategy, "seed": self.seed, "round": self.round,
                 "frames_pct": round(self.frames_pct, 3), "boxes_pct": round(self.boxes_pct, 3),
-                **self.metrics, "seconds": round(self.seconds, 1)}
+                **self.metrics, "seconds": round(self.seconds, 1),
+                "clusters": " ".join(map(str, self.clusters))}
 
 
 def base_project(folder: Path, ground_truth: Path) -> Generator[Progress, None, Project]:
@@ -201,7 +204,8 @@ def _run_strategy(seed_dir: Path, strategy: str, seed: int, oracle: Oracle,
             metrics = yield from evaluate_checkpoint(project, result.checkpoint, test_gt, cancel)
             rows.append(Row(strategy, seed, result.number, frames_pct,
                             100 * oracle.boxes_revealed / max(oracle.boxes_total, 1), metrics,
-                            time.perf_counter() - start))
+                            time.perf_counter() - start,
+                            tuple(cluster_sizes(project).get(result.number, ()))))
             yield Progress("evaluated", len(rows), len(rows), strategy, {"row": rows[-1]})
             if frames_pct >= 100 * config.target_fraction - 1e-9:
                 return rows

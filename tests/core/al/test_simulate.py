@@ -26,6 +26,7 @@ def test_simulation_runs_every_strategy_from_the_same_start(tmp_path):
     config = SimulateConfig(strategies=("claus", "uniform"), seeds=(0,), initial_fraction=0.05,
                             budget_fraction=0.05, target_fraction=0.10, round=TINY_ROUND)
     rows = run_to_end(simulate(tmp_path / "runs", gt, config))
+    n_train = sum(v["split"] == "train" for v in json.loads(gt.read_text())["videos"])
     by = {s: [r for r in rows if r.strategy == s] for s in ("claus", "uniform", "reference")}
     for s in ("claus", "uniform"):
         rounds = [r.round for r in by[s]]
@@ -36,6 +37,9 @@ def test_simulation_runs_every_strategy_from_the_same_start(tmp_path):
         assert 0 < by[s][0].boxes_pct < by[s][-1].boxes_pct < 100
         for r in by[s]:
             assert set(r.metrics) >= {"frame_map@0.5_voc", "video_map@0.5"}
+            # every pool video is in one cluster of the round; the row reports their sizes
+            assert sum(r.clusters) == n_train and 1 <= len(r.clusters) <= 5
+            assert r.flat()["clusters"] == " ".join(map(str, r.clusters))
     assert len(by["reference"]) == 1 and by["reference"][0].frames_pct == 100.0
 
     points = report.aggregate(rows)
@@ -64,3 +68,13 @@ def test_claims_are_decided_from_the_numbers():
     assert decided["claus above uniform at every budget"] is False  # 0.77 < 0.78 at round 2
     assert decided["claus above claus-no-stew (mean over rounds after round 0)"] is True
     assert decided["claus above claus-no-cluster (mean over rounds after round 0)"] is None
+
+
+def test_markdown_lists_each_seeds_cluster_sizes_largest_first():
+    def row(seed, clusters):
+        return Row("claus", seed, 1, 2.0, 3.0, {"frame_map@0.5_voc": 0.5}, 0.0, clusters)
+
+    table = report.markdown(report.aggregate([row(0, (1, 3, 2)), row(1, (5, 1))]))
+    header, _, line = table.splitlines()
+    assert header.endswith("| seeds | cluster sizes |")
+    assert line.endswith("| 2 | 3 2 1 / 5 1 |")

@@ -108,3 +108,113 @@ def test_cold_start_samples_every_appearance_cluster():
     for v, f, _ in sel.proposals:
         per_video.setdefault(v, []).append(f)
     assert all(fs == [10, 30, 50, 70, 90] for fs in per_video.values())
+
+
+# ---------------------------------------------------------------------- a pool worked by hand
+# Five videos of 20 frames; rho 0.1 asks A = 2 frames per new video; B = 6, alpha 0.5.
+# g(d) = exp(-d^2 / (2 (8/3)^2)): g(1) .932, g(4) .325, g(5) .172, g(6) .080, g(8) .011, 0 past 8.
+#   video  labeled   cluster  U_f peaks               APU picks  V     entropy peaks (else 0.1)
+#   10     {0, 19}   0        4: .9, 9: .5, 10: .45   (top-up)         1: .6, 2: .5 (0: .99)
+#   11     -         0        3: .9, 15: .8           3, 15      .85   -            mean .100
+#   12     -         0        5: .7, 6: .69, 17: .3   5, 17      .5    7: .5        mean .120
+#   13     -         1        10: .6, 11: .6          10, 0      .3    10: .9, 11: .8  .175
+#   14     -         2        8: .4, 18: .4           8, 18      .4    2: .7, 3: .6    .155
+# (12: after 5, frame 6 drops to .69 - g(1) < 0, so 17 (.3) is next; 13: after 10, frame 11
+# drops to -.33 and the first frame out of reach (0, score 0) is next.) In video 10, frame 4 is
+# penalised to .9 - g(4) = .575 by the labeled frame 0; 9 and 10 are 9 frames from a labeled
+# frame (no penalty); once 4 is picked, 9 falls to .5 - g(5) = .328 and 10 to .45 - g(6) = .370.
+def hand_pool():
+    def curve(peaks, base=0.0):
+        c = np.full(20, base)
+        for f, v in peaks.items():
+            c[f] = v
+        return c
+
+    rows = [  # id, labeled frames, cluster, uncertainty peaks, entropy peaks
+        (10, [0, 19], 0, {4: .9, 9: .5, 10: .45}, {0: .99, 1: .6, 2: .5}),
+        (11, [], 0, {3: .9, 15: .8}, {}),
+        (12, [], 0, {5: .7, 6: .69, 17: .3}, {7: .5}),
+        (13, [], 1, {10: .6, 11: .6}, {10: .9, 11: .8}),
+        (14, [], 2, {8: .4, 18: .4}, {2: .7, 3: .6}),
+    ]
+    pool = []
+    for vid, frames, cluster, u, h in rows:
+        labeled = np.zeros(20, bool)
+        labeled[frames] = True
+        pool.append(PoolVideo(vid, labeled, curve(u), curve(h, 0.1), cluster))
+    return pool
+
+
+HAND = SelectionConfig(budget=6, alpha=0.5, rho=0.1)
+TOP_UP = [(10, 4), (10, 10)]  # APU with suppression (without it: 4 then 9)
+
+
+def picks(name, seed=0, config=HAND):
+    sel = select(STRATEGIES[name], hand_pool(), config, np.random.default_rng(seed))
+    return [(v, f) for v, f, _ in sel.proposals], sel.video_scores
+
+
+def test_claus_no_cluster_takes_the_top_v_videos_then_tops_up():
+    got, scores = picks("claus-no-cluster")
+    # new share 3 frames: video 11 (V .85) takes 2, video 12 (V .5) 2 more; the top-up gets 2
+    assert got == [(11, 3), (11, 15), (12, 5), (12, 17), *TOP_UP]
+    assert scores == pytest.approx({11: 0.85, 12: 0.5, 13: 0.3, 14: 0.4})
+
+
+@pytest.mark.parametrize("name", ["claus", "claus-no-stew"])
+def test_claus_takes_the_best_video_of_each_cluster_by_quota(name):
+    got, _ = picks(name)
+    # 6 // 2 = 3 new videos for clusters of 3, 1, 1 videos (cluster 0 holds the labeled one):
+    # targets 3/5, 1/5, 1/5 of 4 labeled = 2.4, .8, .8 -> quotas 1, 1, 1, so 12 (cluster 0,
+    # quota spent by 11) is passed over for 14 (cluster 2, V .4); 13 (V .3) would come third
+    assert got == [(11, 3), (11, 15), (14, 8), (14, 18), *TOP_UP]
+
+
+def test_asl_ranks_frames_across_all_videos():
+    got, _ = picks("asl")
+    # the six highest APU scores anywhere, each video suppressing around its own picks:
+    # .9 .8 (11), .7 (12), .6 (13), .575 (10), then .4 (14) above 10's .370 and 12's .3
+    assert got == [(11, 3), (11, 15), (12, 5), (13, 10), (10, 4), (14, 8)]
+
+
+def test_inter_labels_the_most_informative_videos_whole():
+    got, scores = picks("inter")
+    assert got == [(11, f) for f in range(20)]  # the first video is taken even past the budget
+    got, _ = picks("inter", config=SelectionConfig(budget=45, rho=0.1))
+    assert got == [(11, f) for f in range(20)] + [(12, f) for f in range(20)]
+    assert scores[11] == pytest.approx(0.85) and scores[13] == pytest.approx(0.3)
+
+
+def test_entropy_takes_top_mean_entropy_videos_and_frames_without_suppression():
+    got, scores = picks("entropy")
+    # mean entropy 13 (.175) > 14 (.155) > 12 (.120) > 11 (.100); adjacent frames are both taken,
+    # in video 10 too (frame 0 is labeled, 1 and 2 are next to it)
+    assert got == [(13, 10), (13, 11), (14, 2), (14, 3), (10, 1), (10, 2)]
+    assert scores == pytest.approx({11: 0.1, 12: 0.12, 13: 0.175, 14: 0.155})
+
+
+def test_uniform_takes_random_videos_with_evenly_spaced_frames():
+    firsts = []
+    for seed in range(40):
+        got, _ = picks("uniform", seed)
+        a, b = got[0][0], got[2][0]
+        assert a != b and {a, b} <= {11, 12, 13, 14}
+        # 2 frames of 20: centres of two halves; video 10's free run 1..18 is split at 9, then
+        # the longer of 1..8 and 10..18 at 14
+        assert got == [(a, 5), (a, 15), (b, 5), (b, 15), (10, 9), (10, 14)]
+        firsts.append(a)
+    assert set(firsts) == {11, 12, 13, 14}  # uncertainty plays no part
+
+
+def test_random_takes_random_videos_and_frames():
+    firsts, frames = [], set()
+    for seed in range(40):
+        got, _ = picks("random", seed)
+        videos = [v for v, _ in got]
+        assert len(got) == 6 and videos[0] == videos[1] and videos[2] == videos[3]
+        assert videos[0] != videos[2] and {videos[0], videos[2]} <= {11, 12, 13, 14}
+        assert videos[4:] == [10, 10] and not {f for _, f in got[4:]} & {0, 19}
+        firsts.append(videos[0])
+        frames.update(f for _, f in got[:2])
+    assert set(firsts) == {11, 12, 13, 14}
+    assert len(frames) >= 15  # frames anywhere in the video, not a fixed pattern
