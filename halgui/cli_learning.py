@@ -427,7 +427,8 @@ def _read_rows(path: Path) -> list[Any]:
         try:
             d = json.loads(line)
             rows.append(Row(d["strategy"], d["seed"], d["round"], d["frames_pct"],
-                            d["boxes_pct"], {m: d.get(m) for m in METRICS}, d["seconds"]))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                            d["boxes_pct"], {m: d.get(m) for m in METRICS}, d["seconds"],
+                            tuple(int(x) for x in str(d.get("clusters") or "").split())))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise HalguiError(f"{path}: line {n}: not a simulation row ({exc})") from exc
     return rows

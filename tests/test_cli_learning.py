@@ -249,3 +249,19 @@ def test_diagnose_reports_each_split_and_a_verdict(demo, tmp_path):
     assert text.returncode == 0 and "agnostic AP" in text.stdout.splitlines()[0]
     assert_refused(halgui("diagnose", project, "--checkpoint", tmp_path / "none.pt"),
                    "none.pt")
+
+
+def test_simulate_report_only_redraws_from_the_streamed_rows_with_cluster_sizes(tmp_path):
+    out = tmp_path / "sim"
+    out.mkdir()
+    rows = [{"strategy": "claus", "seed": 0, "round": r, "frames_pct": 1.0 + 2 * r,
+             "boxes_pct": 0.5 + r, "frame_map@0.5_voc": 0.1 * r, "seconds": 3.0,
+             "clusters": "3 6 2 4 2"} for r in (1, 2)]
+    (out / "results.partial.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = halgui("simulate", "--out", out, "--report-only")
+    assert result.returncode == 0, result.stderr
+    with open(out / "results.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [row["clusters"] for row in table] == ["3 6 2 4 2"] * 2
+    assert "3 6 2 4 2" in (out / "results.md").read_text() or "6 4 3 2 2" in (
+        out / "results.md").read_text()
