@@ -306,6 +306,9 @@ def round_arguments(p: argparse.ArgumentParser) -> None:
                        help="do not start from the previous round's weights")
     p.add_argument("--device", default=None, choices=_Choices("DEVICES"), metavar="DEVICE",
                    help="one of: %(choices)s")
+    p.add_argument("--pretrained", default=None, choices=_Choices("STARTS"), metavar="START",
+                   help="what a model that does not warm-start starts from, one of: "
+                        "%(choices)s (synth: halgui's pretrained trunk)")
     p.add_argument("--clips-per-epoch", type=int, default=None)
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the round's training and selection")

@@ -42,6 +42,7 @@ def test_without_flags_the_round_is_the_saved_settings(tmp_path):
     (["--strategy", "claus"], "strategy", "claus"),
     (["--minutes", "1.5"], "minutes", 1.5),
     (["--minutes", "none"], "minutes", None),
+    (["--pretrained", "synth"], "pretrained", "synth"),
 ])
 def test_a_flag_overrides_only_its_own_field(tmp_path, flags, field, value):
     with Project.create(tmp_path / "p") as project:

@@ -28,6 +28,9 @@ def test_dialog_shows_and_returns_the_values(qtbot):
     assert dialog.values().minutes == 3.5
     dialog.set_values(RoundSettings(minutes=None))
     assert dialog.values().minutes is None
+    for start in ("synth", "none"):
+        dialog.set_values(RoundSettings(pretrained=start))
+        assert dialog.values().pretrained == start
     restore = QDialogButtonBox.StandardButton.RestoreDefaults
     dialog.findChild(QDialogButtonBox).button(restore).click()
     assert dialog.values() == RoundSettings()

@@ -21,8 +21,8 @@ from halgui.core.al.train import TrainConfig
 from halgui.core.errors import ProjectError
 from halgui.core.project import Project
 
-__all__ = ["DEVICES", "FIELDS", "KEY", "RANGES", "STRATEGY_NAMES", "RoundSettings", "expected",
-           "from_text"]
+__all__ = ["DEVICES", "FIELDS", "KEY", "RANGES", "STARTS", "STRATEGY_NAMES", "RoundSettings",
+           "expected", "from_text"]
 
 #: Where a round may train and score, with what the dialog shows for each; every value is one
 #: that :func:`halgui.core.al.model.pick_device` accepts ("auto": CUDA, else Apple MPS, else CPU).
@@ -31,6 +31,13 @@ DEVICES: dict[str, str] = {
     "cpu": "CPU",
     "cuda": "GPU (CUDA)",
     "mps": "Apple GPU (MPS)",
+}
+#: What a round's model starts from when it does not warm-start from the previous round's:
+#: halgui's pretrained trunk (algorithm.md 2), or random weights ("none"), with what the
+#: dialog shows for each.
+STARTS: dict[str, str] = {
+    "synth": "halgui's pretrained trunk",
+    "none": "Random weights (from scratch)",
 }
 #: The strategies a round can use: the one registry of algorithm.md 5.4.
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
@@ -55,6 +62,7 @@ class RoundSettings:
     warm_start: bool = TrainConfig.warm_start
     strategy: str = RoundConfig.strategy
     minutes: float | None = TrainConfig.minutes        # train for about this long; None: no limit
+    pretrained: str = RoundConfig().train.pretrained or "none"  # a key of STARTS
 
     def __post_init__(self) -> None:
         for name in FIELDS:
@@ -103,7 +111,9 @@ class RoundSettings:
         return dataclasses.replace(
             base, strategy=self.strategy,
             train=dataclasses.replace(base.train, epochs=self.epochs, minutes=self.minutes,
-                                      device=self.device, warm_start=self.warm_start),
+                                      device=self.device, warm_start=self.warm_start,
+                                      pretrained=None if self.pretrained == "none"
+                                      else self.pretrained),
             selection=dataclasses.replace(base.selection, budget=self.budget, alpha=self.alpha),
         )
 
@@ -117,6 +127,8 @@ def expected(name: str, value: object) -> str | None:
         return None if value in DEVICES else f"one of {', '.join(DEVICES)}"
     if name == "strategy":
         return None if value in STRATEGIES else f"one of {', '.join(STRATEGY_NAMES)}"
+    if name == "pretrained":
+        return None if value in STARTS else f"one of {', '.join(STARTS)}"
     if name == "warm_start":
         return None if isinstance(value, bool) else "true or false"
     if name in ("budget", "minutes") and value is None:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from halgui.core.al.settings import DEVICES, RANGES, STRATEGY_NAMES, RoundSettings
+from halgui.core.al.settings import DEVICES, RANGES, STARTS, STRATEGY_NAMES, RoundSettings
 from halgui.core.al.strategies import SelectionConfig
 from halgui.core.project import Project
 
@@ -69,6 +69,12 @@ class RoundSettingsDialog(QDialog):
             self.device.addItem(text, value)
         self.warm_start = QCheckBox("Start from the previous round's model (warm start)")
         self.warm_start.setToolTip("Unchecked: train from scratch every round")
+        self.pretrained = QComboBox()
+        for value, text in STARTS.items():
+            self.pretrained.addItem(text, value)
+        self.pretrained.setToolTip("What a round's model starts from when it does not continue "
+                                   "the previous round's (the first round, or without warm "
+                                   "start)")
         self.strategy = QComboBox()
         for name in STRATEGY_NAMES:
             self.strategy.addItem(name, name)
@@ -81,6 +87,7 @@ class RoundSettingsDialog(QDialog):
         form.addRow("Train for about", self.minutes)
         form.addRow("Device", self.device)
         form.addRow("", self.warm_start)
+        form.addRow("Start from", self.pretrained)
         form.addRow("Strategy", self.strategy)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel
@@ -109,13 +116,15 @@ class RoundSettingsDialog(QDialog):
         self.device.setCurrentIndex(max(0, self.device.findData(s.device)))
         self.warm_start.setChecked(s.warm_start)
         self.strategy.setCurrentIndex(max(0, self.strategy.findData(s.strategy)))
+        self.pretrained.setCurrentIndex(max(0, self.pretrained.findData(s.pretrained)))
 
     def values(self) -> RoundSettings:
         return RoundSettings(
             budget=self.budget.value() or None, alpha=self.alpha.value() / 100,
             epochs=self.epochs.value(), minutes=self.minutes.value() or None,
             device=str(self.device.currentData()), warm_start=self.warm_start.isChecked(),
-            strategy=str(self.strategy.currentData()))
+            strategy=str(self.strategy.currentData()),
+            pretrained=str(self.pretrained.currentData()))
 
 
 def ask_round_settings(parent: QWidget | None, project: Project) -> bool:

@@ -144,3 +144,11 @@ def test_a_time_budget_reaches_the_rounds_training():
     config = RoundSettings(epochs=50, minutes=2.5).apply(RoundConfig())
     assert (config.train.epochs, config.train.minutes) == (50, 2.5)
     assert RoundSettings().apply(RoundConfig()).train.minutes is None  # no limit by default
+
+
+def test_what_a_round_starts_from_reaches_its_training():
+    assert RoundSettings(pretrained="synth").apply(RoundConfig()).train.pretrained == "synth"
+    assert RoundSettings(pretrained="none").apply(RoundConfig()).train.pretrained is None
+    assert from_text("pretrained", "synth") == "synth"
+    with pytest.raises(ValueError, match="one of synth, none"):
+        from_text("pretrained", "imagenet")
