@@ -520,6 +520,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: label this share of frames evenly and compare the loss "
                         "weightings stew / labeled-only BCE / unweighted pseudo-labels")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--pretrained", default=None, metavar="START",
+                   help="what the first model of each strategy starts from: synth (halgui's "
+                        "pretrained trunk), none (scratch) or a checkpoint file (default: as "
+                        "rounds do)")
 
     p = command("bench", cmd_bench, "measure performance against DESIGN targets", json_flag=True)
     p.add_argument("what", choices=("video", "ui", "train", "score", "select"))

@@ -331,6 +331,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from halgui.core.synthetic import SynthConfig, generate
 
     _at_least_one(args, "videos", "frames", "epochs", "size", "clips_per_epoch", "passes")
+    pretrained = RoundConfig().train.pretrained if args.pretrained is None \
+        else None if args.pretrained == "none" else args.pretrained
+    if pretrained is not None:
+        from halgui.core.al.pretrained import resolve
+
+        resolve(pretrained)  # a missing one is refused before anything is written
     out = Path(args.out)
     gt = args.gt
     synth = None
@@ -350,7 +356,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             owned.finished(out / "data", key)
     strategies = tuple(args.strategies or STRATEGIES)
     clip = ClipConfig(size=args.size, max_clips_per_epoch=args.clips_per_epoch)
-    train = TrainConfig(epochs=args.epochs, clip=clip, device=args.device)
+    train = TrainConfig(epochs=args.epochs, clip=clip, device=args.device,
+                        pretrained=pretrained)
     config = SimulateConfig(
         strategies=strategies, seeds=tuple(args.seeds), target_fraction=args.target,
         budget_fraction=args.budget_fraction, initial_fraction=args.initial,

@@ -265,3 +265,10 @@ def test_simulate_report_only_redraws_from_the_streamed_rows_with_cluster_sizes(
     assert [row["clusters"] for row in table] == ["3 6 2 4 2"] * 2
     assert "3 6 2 4 2" in (out / "results.md").read_text() or "6 4 3 2 2" in (
         out / "results.md").read_text()
+
+
+def test_simulate_refuses_a_missing_pretrained_model_before_writing(tmp_path):
+    out = tmp_path / "sim"
+    assert_refused(halgui("simulate", "--out", out, "--videos", "2", "--pretrained",
+                          tmp_path / "none.pt"), "none.pt", "no such pretrained model")
+    assert not out.exists()
