@@ -13,61 +13,15 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 from halgui import __version__
+from halgui.cli_common import EXIT_USAGE, HalguiParser, drive
+from halgui.cli_common import output as _print  # the name the commands below use
 from halgui.core.errors import HalguiError
-from halgui.core.progress import CancelFlag, Progress
-
-T = TypeVar("T")
-EXIT_USAGE = 2
-
-
-
-def drive(work: Generator[Progress, None, T], *, quiet: bool = False,
-          on_event: Callable[[Progress], None] | None = None) -> T:
-    """Run a core generator to its end with a progress bar per phase on stderr;
-    ``on_event`` sees every event (for results that arrive while the work goes on)."""
-    from tqdm import tqdm
-
-    bar = None
-    phase = None
-    try:
-        while True:
-            try:
-                event = next(work)
-            except StopIteration as stop:
-                return stop.value
-            if on_event is not None:
-                on_event(event)
-            if quiet or not sys.stderr.isatty():
-                continue  # bars are for people: never in logs, pipes or --json output
-            if event.phase != phase:
-                if bar is not None:
-                    bar.close()
-                phase = event.phase
-                bar = tqdm(total=event.total, desc=event.phase, unit="", file=sys.stderr,
-                           leave=False, dynamic_ncols=True)
-            assert bar is not None
-            bar.total = event.total
-            bar.n = event.done
-            if event.message:
-                bar.set_postfix_str(event.message, refresh=False)
-            bar.refresh()
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _print(data: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(data, indent=2))
-    else:
-        width = max(len(k) for k in data) if data else 0
-        for key, value in data.items():
-            print(f"{key:<{width}}  {value}")
+from halgui.core.progress import CancelFlag
 
 
 # ---------------------------------------------------------------------- commands
@@ -269,14 +223,6 @@ def _format_names() -> list[str]:
     return sorted(FORMATS)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with halgui's one-line errors: a wrong flag is reported like any other bad
-    input (``halgui: error: ...``, exit 2), with where to look instead of the whole usage."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"halgui: error: {message} (see '{self.prog} --help')\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     from halgui.cli_learning import (
         cmd_diagnose,
@@ -289,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         round_arguments,
     )
 
-    parser = _Parser(
+    parser = HalguiParser(
         prog="halgui",
         description="Label videos for spatio-temporal action detection, with hybrid active "
                     "learning. Run with no command to open the app.",
