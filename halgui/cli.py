@@ -13,61 +13,14 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 from halgui import __version__
+from halgui.cli_common import EXIT_USAGE, HalguiParser, drive, output, synth_config
 from halgui.core.errors import HalguiError
-from halgui.core.progress import CancelFlag, Progress
-
-T = TypeVar("T")
-EXIT_USAGE = 2
-
-
-
-def drive(work: Generator[Progress, None, T], *, quiet: bool = False,
-          on_event: Callable[[Progress], None] | None = None) -> T:
-    """Run a core generator to its end with a progress bar per phase on stderr;
-    ``on_event`` sees every event (for results that arrive while the work goes on)."""
-    from tqdm import tqdm
-
-    bar = None
-    phase = None
-    try:
-        while True:
-            try:
-                event = next(work)
-            except StopIteration as stop:
-                return stop.value
-            if on_event is not None:
-                on_event(event)
-            if quiet or not sys.stderr.isatty():
-                continue  # bars are for people: never in logs, pipes or --json output
-            if event.phase != phase:
-                if bar is not None:
-                    bar.close()
-                phase = event.phase
-                bar = tqdm(total=event.total, desc=event.phase, unit="", file=sys.stderr,
-                           leave=False, dynamic_ncols=True)
-            assert bar is not None
-            bar.total = event.total
-            bar.n = event.done
-            if event.message:
-                bar.set_postfix_str(event.message, refresh=False)
-            bar.refresh()
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _print(data: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(data, indent=2))
-    else:
-        width = max(len(k) for k in data) if data else 0
-        for key, value in data.items():
-            print(f"{key:<{width}}  {value}")
+from halgui.core.progress import CancelFlag
 
 
 # ---------------------------------------------------------------------- commands
@@ -111,7 +64,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         "failed": [str(e) for e in result.failed],
     }
     if args.json:
-        _print(report, True)
+        output(report, True)
     else:
         print(f"added {len(result.added)} video(s)")
         for path in result.already_present:
@@ -132,26 +85,8 @@ def cmd_info(args: argparse.Namespace) -> int:
                  "frames": v.n_frames, "size": f"{v.width}x{v.height}", "split": v.split}
                 for v in project.videos()
             ]
-    _print(stats, args.json)
+    output(stats, args.json)
     return 0
-
-
-def synth_config(base: Any, flags: dict[str, tuple[str, Any]]) -> Any:
-    """``base`` (a SynthConfig) with the fields given on the command line, each in ``flags``
-    as field: (flag, value) (None: not given); a value SynthConfig refuses is one line naming
-    the flags, before anything is written."""
-    import dataclasses
-
-    given = {field: value for field, (_, value) in flags.items() if value is not None}
-    try:
-        return dataclasses.replace(base, **given)
-    except ValueError as exc:
-        problem = str(exc).removeprefix("SynthConfig: ")
-        for field, (flag, _) in flags.items():
-            problem = problem.replace(field, flag)
-        shown = " ".join(f"{flag} {value}" for flag, value in flags.values()
-                         if value is not None and flag in problem) or "SynthConfig"
-        raise HalguiError(f"{shown}: {problem}") from exc
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -163,7 +98,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
                                           "action_set": ("--action-set", args.action_set)})
     out = drive(generate(Path(args.out), config), quiet=args.json)
     if args.json:
-        _print({"ground_truth": str(out), "videos": config.n_videos}, True)
+        output({"ground_truth": str(out), "videos": config.n_videos}, True)
     else:
         print(f"wrote {config.n_videos} videos and {out}")
     return 0
@@ -192,7 +127,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         _remove_new_project(new)  # leave no empty project behind a failed import
         raise
     project.close()
-    _print(
+    output(
         {"videos": summary.videos, "linked": summary.linked, "tracks": summary.tracks,
          "keyframe_boxes": summary.keyframes, "labeled_frames": summary.labeled_frames},
         args.json,
@@ -323,14 +258,6 @@ def _format_names() -> list[str]:
     return sorted(FORMATS)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with halgui's one-line errors: a wrong flag is reported like any other bad
-    input (``halgui: error: ...``, exit 2), with where to look instead of the whole usage."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"halgui: error: {message} (see '{self.prog} --help')\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     from halgui.cli_learning import (
         cmd_diagnose,
@@ -343,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         round_arguments,
     )
 
-    parser = _Parser(
+    parser = HalguiParser(
         prog="halgui",
         description="Label videos for spatio-temporal action detection, with hybrid active "
                     "learning. Run with no command to open the app.",

@@ -1,7 +1,8 @@
 """The learning commands of ``halgui``: train, predict, eval, round, simulate.
 
-Split from :mod:`halgui.cli` to keep each module small; the parser there points here. Every
-command imports torch lazily, inside the function, so the rest of the CLI starts fast.
+Split from :mod:`halgui.cli` to keep each module small; the parser there points here, and the
+helpers both use come from :mod:`halgui.cli_common`. Every command imports torch lazily, inside
+the function, so the rest of the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -12,23 +13,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from halgui.cli import _print, drive, synth_config
+from halgui.cli_common import at_least_one, drive, output, synth_config
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag
 
 if TYPE_CHECKING:
     from halgui.core.al.rounds import RoundConfig
     from halgui.core.project import Project
-
-
-def _at_least_one(args: argparse.Namespace, *names: str) -> None:
-    """Refuse a count a run cannot use (a batch of 0, no epochs, clips of 0 pixels): one line
-    naming the option, before anything is read or written, instead of a traceback from deep
-    inside or a run that trains on nothing and still saves a model."""
-    for name in names:
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise HalguiError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -40,7 +31,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from halgui.core.al.train import TrainConfig, train
     from halgui.core.project import Project
 
-    _at_least_one(args, "epochs", "batch_size", "size", "clips_per_epoch")
+    at_least_one(args, "epochs", "batch_size", "size", "clips_per_epoch")
     if args.minutes is not None and not args.minutes > 0:
         raise HalguiError(f"--minutes must be more than 0, not {args.minutes}")
     # a time budget alone trains until it is spent; epochs alone (or both) cap the epochs
@@ -68,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                        quiet=args.json)
     result = drive(train(videos, class_names(snapshot), config, out, init=args.init),
                    quiet=args.json)
-    _print({"checkpoint": str(result.checkpoint), "videos": len(videos), "steps": result.steps,
+    output({"checkpoint": str(result.checkpoint), "videos": len(videos), "steps": result.steps,
             "final_loss": round(result.final_loss, 5), "seconds": round(result.seconds, 1),
             "device": result.device}, args.json)
     return 0
@@ -123,7 +114,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                            quiet=args.json)
         results.append((video.name, video.n_frames, detections))
     out = write_predictions(args.out, predictions_json(ckpt.classes, results))
-    _print({"predictions": str(out), "videos": len(results),
+    output({"predictions": str(out), "videos": len(results),
             "detections": sum(len(d) for _, _, d in results)}, args.json)
     return 0
 
@@ -131,7 +122,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from halgui.core.al.pretrain import PretrainConfig, pretrain
 
-    _at_least_one(args, "videos", "frames", "size")
+    at_least_one(args, "videos", "frames", "size")
     if not args.minutes > 0 or not args.chunk_minutes > 0:
         raise HalguiError("--minutes and --chunk-minutes must be more than 0")
     config = PretrainConfig(videos=args.videos, frames=args.frames, seed=args.seed,
@@ -139,7 +130,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                             chunk_minutes=args.chunk_minutes)
     workdir = args.workdir or args.out.with_name(args.out.stem + ".work")
     result = drive(pretrain(workdir, args.out, config), quiet=args.json)
-    _print({"model": str(result.path), "minutes": round(result.minutes, 2),
+    output({"model": str(result.path), "minutes": round(result.minutes, 2),
             "steps": result.steps, "final_loss": round(result.final_loss, 5),
             "classes": ", ".join(result.classes), "workdir": str(workdir)}, args.json)
     return 0
@@ -202,7 +193,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         convention = result["convention"]
-        _print({"convention": f"{convention['name']}: {convention['description']}",
+        output({"convention": f"{convention['name']}: {convention['description']}",
                 **{k: ("n/a" if v is None else f"{v:.4f}") for k, v in result["summary"].items()}},
                False)
     return 0
@@ -212,11 +203,11 @@ def cmd_round(args: argparse.Namespace) -> int:
     from halgui.core.al.rounds import run_round
     from halgui.core.project import Project
 
-    _at_least_one(args, "clips_per_epoch")  # epochs and budget: checked by their flags' types
+    at_least_one(args, "clips_per_epoch")  # epochs and budget: checked by their flags' types
     with Project.open(args.dir, lock="halgui round", force=args.force) as project:
         config = round_config(project, args)
         result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
-    _print({"round": result.number, "proposals": result.proposals,
+    output({"round": result.number, "proposals": result.proposals,
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
             "seconds": round(result.seconds, 1),
             **{k: v for k, v in result.metrics.items() if not isinstance(v, dict)}}, args.json)
@@ -330,7 +321,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from halgui.core.al.uncertainty import UncertaintyConfig
     from halgui.core.synthetic import SynthConfig, generate
 
-    _at_least_one(args, "videos", "frames", "epochs", "size", "clips_per_epoch", "passes")
+    at_least_one(args, "videos", "frames", "epochs", "size", "clips_per_epoch", "passes")
     pretrained = RoundConfig().train.pretrained if args.pretrained is None \
         else None if args.pretrained == "none" else args.pretrained
     if pretrained is not None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,12 +20,29 @@ def _tool(name: str) -> str:
     return str(found) if found.exists() else (shutil.which(name) or name)
 
 
-def test_core_never_imports_qt():
+@pytest.fixture(scope="module")
+def import_contracts() -> subprocess.CompletedProcess[str]:
+    """One run of import-linter over the contracts in pyproject.toml."""
+    return subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_core_never_imports_qt(import_contracts):
     """The import-linter contract in pyproject.toml: halgui.core never imports PySide6."""
-    result = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=ROOT,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "halgui.core never imports Qt KEPT" in result.stdout
+    assert import_contracts.returncode == 0, import_contracts.stdout + import_contracts.stderr
+    assert "halgui.core never imports Qt KEPT" in import_contracts.stdout
+
+
+@pytest.mark.parametrize("contract", [
+    "halgui.core never imports halgui.gui",
+    "halgui.core and halgui.gui never import the CLI",
+    "The CLI imports downward only: cli, then cli_learning, then cli_common",
+])
+def test_the_layers_import_downward_only(import_contracts, contract):
+    """core is below gui, and both below the CLI; in the CLI, the learning commands and the
+    shared helpers never import :mod:`halgui.cli` (no import circle between them)."""
+    assert import_contracts.returncode == 0, import_contracts.stdout + import_contracts.stderr
+    assert f"{contract} KEPT" in import_contracts.stdout
 
 
 def test_ruff_is_clean():

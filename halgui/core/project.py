@@ -196,15 +196,12 @@ class Project:
         _check_split(split)
         _check_name("video", name, self.folder)
         stored = self._store_path(path) if path is not None else None
-        try:
-            with self.transaction() as c:
-                cur = c.execute(
-                    "INSERT INTO videos (name, path, size, hash, width, height, fps, n_frames,"
-                    " kind, split) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (name, stored, size, hash, width, height, fps, n_frames, kind, split),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise ProjectError(self.folder, f"cannot add video {name!r}: {_why(exc)}") from exc
+        with _refused(self.folder, f"video {name!r}"), self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO videos (name, path, size, hash, width, height, fps, n_frames,"
+                " kind, split) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (name, stored, size, hash, width, height, fps, n_frames, kind, split),
+            )
         return int(cur.lastrowid)
 
     def videos(self) -> list[VideoRecord]:
@@ -258,14 +255,9 @@ class Project:
         with self._lock:
             count = self._conn.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
             color = color or DEFAULT_COLORS[count % len(DEFAULT_COLORS)]
-            try:
-                with self.transaction() as c:
-                    cur = c.execute(
-                        "INSERT INTO classes (name, color, shortcut) VALUES (?,?,?)",
-                        (name, color, shortcut),
-                    )
-            except sqlite3.IntegrityError as exc:
-                raise ProjectError(self.db_path, f"cannot add class {name!r}: {_why(exc)}") from exc
+            with _refused(self.db_path, f"class {name!r}"), self.transaction() as c:
+                cur = c.execute("INSERT INTO classes (name, color, shortcut) VALUES (?,?,?)",
+                                (name, color, shortcut))
         return int(cur.lastrowid)
 
     def classes(self) -> list[ClassRecord]:
@@ -286,13 +278,9 @@ class Project:
                     "SELECT COALESCE(MAX(actor), 0) + 1 FROM tracks WHERE video_id = ?",
                     (video_id,),
                 ).fetchone()[0]
-            try:
-                cur = c.execute(
-                    "INSERT INTO tracks (video_id, class_id, actor) VALUES (?,?,?)",
-                    (video_id, class_id, actor),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise ProjectError(self.db_path, f"cannot add track: {_why(exc)}") from exc
+            with _refused(self.db_path, "track"):
+                cur = c.execute("INSERT INTO tracks (video_id, class_id, actor) VALUES (?,?,?)",
+                                (video_id, class_id, actor))
         return int(cur.lastrowid)
 
     def set_track_class(self, track_id: int, class_id: int) -> None:
@@ -549,6 +537,16 @@ def _check_name(kind: str, name: str, where: Path) -> None:
         check_name(kind, name)
     except InvalidName as exc:
         raise NameRefused(where, str(exc)) from None
+
+
+@contextmanager
+def _refused(where: Path, what: str) -> Iterator[None]:
+    """An insert the schema refuses (a name already used, a class that does not exist) as one
+    ProjectError naming ``what``, instead of SQLite's message."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise ProjectError(where, f"cannot add {what}: {_why(exc)}") from exc
 
 
 def _why(exc: sqlite3.IntegrityError) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,44 +95,29 @@ def latest_round(source: Source) -> RoundRecord | None:
 def proposals(source: Source, video_id: int, round_id: int | None = None
               ) -> list[tuple[int, float, int]]:  # fmt: skip
     """``(frame, score, rank)`` of a round's proposed frames in one video, by frame."""
-    with _reader(source) as conn:
-        round_id = _round(conn, round_id)
-        if round_id is None:
-            return []
-        rows = conn.execute(
-            "SELECT frame, score, rank FROM proposals WHERE round_id = ? AND video_id = ?"
-            " ORDER BY frame",
-            (round_id, video_id),
-        ).fetchall()
+    rows = _round_rows(
+        source, round_id,
+        "SELECT frame, score, rank FROM proposals WHERE round_id = ? AND video_id = ?"
+        " ORDER BY frame", video_id)
     return [(int(f), float(s), int(r)) for f, s, r in rows]
 
 
 def open_proposals(source: Source, round_id: int | None = None) -> list[tuple[int, int]]:
     """``(video_id, frame)`` of a round's proposed frames not labeled yet, in rank order:
     the labeler's to-do list."""
-    with _reader(source) as conn:
-        round_id = _round(conn, round_id)
-        if round_id is None:
-            return []
-        rows = conn.execute(
-            "SELECT p.video_id, p.frame FROM proposals p LEFT JOIN labeled_frames l"
-            " ON l.video_id = p.video_id AND l.frame = p.frame"
-            " WHERE p.round_id = ? AND l.frame IS NULL ORDER BY p.rank",
-            (round_id,),
-        ).fetchall()
+    rows = _round_rows(
+        source, round_id,
+        "SELECT p.video_id, p.frame FROM proposals p LEFT JOIN labeled_frames l"
+        " ON l.video_id = p.video_id AND l.frame = p.frame"
+        " WHERE p.round_id = ? AND l.frame IS NULL ORDER BY p.rank")
     return [(int(v), int(f)) for v, f in rows]
 
 
 def proposal_counts(source: Source, round_id: int | None = None) -> dict[int, int]:
     """Proposed frames per video in a round (videos without proposals are absent)."""
-    with _reader(source) as conn:
-        round_id = _round(conn, round_id)
-        if round_id is None:
-            return {}
-        rows = conn.execute(
-            "SELECT video_id, COUNT(*) FROM proposals WHERE round_id = ? GROUP BY video_id",
-            (round_id,),
-        ).fetchall()
+    rows = _round_rows(
+        source, round_id,
+        "SELECT video_id, COUNT(*) FROM proposals WHERE round_id = ? GROUP BY video_id")
     return {int(v): int(n) for v, n in rows}
 
 
@@ -139,32 +125,24 @@ def round_progress(source: Source, round_id: int | None = None,
                    video_id: int | None = None) -> tuple[int, int]:  # fmt: skip
     """``(labeled, proposed)``: how many of a round's proposed frames are labeled by now
     (in one video, or in the whole project)."""
-    with _reader(source) as conn:
-        round_id = _round(conn, round_id)
-        if round_id is None:
-            return (0, 0)
-        where, args = "p.round_id = ?", [round_id]
-        if video_id is not None:
-            where, args = where + " AND p.video_id = ?", [round_id, video_id]
-        total, done = conn.execute(
-            "SELECT COUNT(*), COUNT(l.frame) FROM proposals p LEFT JOIN labeled_frames l"
-            f" ON l.video_id = p.video_id AND l.frame = p.frame WHERE {where}",
-            args,
-        ).fetchone()
+    one_video = () if video_id is None else (video_id,)
+    rows = _round_rows(
+        source, round_id,
+        "SELECT COUNT(*), COUNT(l.frame) FROM proposals p LEFT JOIN labeled_frames l"
+        " ON l.video_id = p.video_id AND l.frame = p.frame WHERE p.round_id = ?"
+        + (" AND p.video_id = ?" if one_video else ""), *one_video)
+    if not rows:
+        return (0, 0)
+    ((total, done),) = rows
     return int(done), int(total)
 
 
 def video_scores(source: Source, round_id: int | None = None) -> dict[int, VideoScore]:
     """``video_id -> VideoScore`` for every video a round scored."""
-    with _reader(source) as conn:
-        round_id = _round(conn, round_id)
-        if round_id is None:
-            return {}
-        rows = conn.execute(
-            "SELECT video_id, cluster, informativeness, uncertainty FROM video_scores"
-            " WHERE round_id = ?",
-            (round_id,),
-        ).fetchall()
+    rows = _round_rows(
+        source, round_id,
+        "SELECT video_id, cluster, informativeness, uncertainty FROM video_scores"
+        " WHERE round_id = ?")
     return {
         int(v): VideoScore(
             None if c is None else int(c),
@@ -220,6 +198,16 @@ def video_summaries(source: Source) -> list[VideoSummary]:
 
 
 # ---------------------------------------------------------------------- helpers
+def _round_rows(source: Source, round_id: int | None, sql: str, *args: Any) -> list[Any]:
+    """The rows of ``sql`` over a round (its first parameter; ``args`` follow it): the given
+    round, or the latest one; none before the first round."""
+    with _reader(source) as conn:
+        round_id = _round(conn, round_id)
+        if round_id is None:
+            return []
+        return conn.execute(sql, (round_id, *args)).fetchall()
+
+
 def _round(conn: sqlite3.Connection, round_id: int | None) -> int | None:
     if round_id is not None:
         return round_id

@@ -99,7 +99,10 @@ class MainWindow(QMainWindow):
         for label in self.status.values():
             self.statusBar().addPermanentWidget(label)
         self.status["device"].setToolTip("Where training and scoring run")
-        menus.build(self)
+        handles = menus.build(self)
+        self.toolbar, self.recent_menu = handles.toolbar, handles.recent
+        self.class_menu, self.retrain_action = handles.classes, handles.retrain
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_class_menu()
 
         self.start_page.newRequested.connect(self.new_project)

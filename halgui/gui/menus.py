@@ -3,16 +3,19 @@
 Every entry is a QAction added to the window as well as to its menu, so its shortcut works
 wherever the focus is in the window. Entries marked ``project=True`` are enabled only while a
 project is open (:meth:`MainWindow._enable_actions`). Help > Keyboard shortcuts lists them all.
+:func:`build` returns the few handles the window wires later (:class:`Menus`); it sets nothing
+on the window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QToolBar
 
 from halgui.core.project import ClassRecord
 from halgui.gui import icons
@@ -22,14 +25,26 @@ from halgui.gui.dialogs.help import show_about
 if TYPE_CHECKING:
     from halgui.gui.main_window import MainWindow
 
-__all__ = ["build", "fill_class_menu"]
+__all__ = ["Menus", "build", "fill_class_menu"]
 
 Key = QKeySequence.StandardKey
 
 
+@dataclass(frozen=True)
+class Menus:
+    """What the window wires after :func:`build`: the toolbar, the menus it fills as the
+    project changes, and the action it enables only while no round runs."""
+
+    toolbar: QToolBar
+    recent: QMenu    # File > Open recent, filled each time it opens
+    classes: QMenu   # Label > Class of the box, one entry per number key
+    retrain: QAction
+
+
 def action(w: MainWindow, menu: QMenu, text: str, slot: Callable[..., object],
            shortcuts: tuple[QKeySequence | Key | str, ...] = (), *, checkable: bool = False,
-           project: bool = True, icon: str | None = None, tool: bool = False) -> QAction:
+           project: bool = True, icon: str | None = None,
+           toolbar: QToolBar | None = None) -> QAction:
     act = QAction(text, w)
     act.setShortcuts([QKeySequence(s) for s in shortcuts])
     act.setCheckable(checkable)
@@ -40,28 +55,28 @@ def action(w: MainWindow, menu: QMenu, text: str, slot: Callable[..., object],
     (act.toggled if checkable else act.triggered).connect(slot)
     menu.addAction(act)
     w.addAction(act)  # the shortcut works wherever the focus is in the window
-    if tool:
-        w.toolbar.addAction(act)
+    if toolbar is not None:
+        toolbar.addAction(act)
     return act
 
 
-def build(w: MainWindow) -> None:
+def build(w: MainWindow) -> Menus:
     """Menus File, Edit, View, Go, Label, Model, Help, the toolbar, and the timeline's
     transport."""
     bar = w.menuBar()
+    toolbar = w.addToolBar("Main")
+    toolbar.setObjectName("toolbar-main")
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
 
-    def a(menu: QMenu, *args: object, **kwargs: object) -> QAction:
-        return action(w, menu, *args, **kwargs)  # type: ignore[arg-type]
+    def a(menu: QMenu, *args: object, tool: bool = False, **kwargs: object) -> QAction:
+        return action(w, menu, *args, toolbar=toolbar if tool else None,  # type: ignore[arg-type]
+                      **kwargs)
 
-    w.toolbar = w.addToolBar("Main")
-    w.toolbar.setObjectName("toolbar-main")
-    w.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     m = bar.addMenu("&File")
     a(m, "&New project…", w.new_project, (Key.New,), project=False, icon="new-project")
     a(m, "&Open project…", w.open_project_dialog, (Key.Open,), project=False,
       icon="open", tool=True)
-    w.recent_menu = m.addMenu("Open &recent")
-    w.recent_menu.aboutToShow.connect(w._fill_recent_menu)
+    recent = m.addMenu("Open &recent")
     a(m, "Open the &demo", w.open_demo, project=False)
     m.addSeparator()
     a(m, "&Add videos…", lambda: w.add_videos(files.ask_video_files(w)), ("Ctrl+Shift+A",),
@@ -74,19 +89,19 @@ def build(w: MainWindow) -> None:
     a(m, "&Quit", w.close, ("Ctrl+Q",), project=False)
 
     m = bar.addMenu("&Edit")
-    w.toolbar.addSeparator()
+    toolbar.addSeparator()
     for act, keys, name in ((w.undo_stack.createUndoAction(w, "&Undo"), Key.Undo, "undo"),
                             (w.undo_stack.createRedoAction(w, "&Redo"), Key.Redo, "redo")):
         act.setShortcuts(keys)
         act.setIcon(icons.icon(name))
         m.addAction(act)
         w.addAction(act)
-        w.toolbar.addAction(act)
+        toolbar.addAction(act)
     a(m, "&Delete box", lambda: w.canvas and w.canvas.delete_selected(), (Key.Delete,),
       icon="delete")
 
     m = bar.addMenu("&View")
-    w.toolbar.addSeparator()
+    toolbar.addSeparator()
     a(m, "Zoom &in", lambda: w.zoom(1.25), (Key.ZoomIn, "Ctrl+="), icon="zoom-in")
     a(m, "Zoom &out", lambda: w.zoom(0.8), (Key.ZoomOut,), icon="zoom-out")
     a(m, "&Actual size", lambda: w.zoom(None), ("Ctrl+0",))
@@ -113,18 +128,18 @@ def build(w: MainWindow) -> None:
     w.timeline.add_transport(go)
 
     m = bar.addMenu("&Label")
-    w.toolbar.addSeparator()
+    toolbar.addSeparator()
     a(m, "Mark frame &labeled", lambda: w.label_panel and w.label_panel.mark_labeled(), ("L",),
       icon="mark-labeled", tool=True)
     a(m, "&Copy boxes from the previous labeled frame", w.paste_previous, ("Ctrl+Shift+V",),
       tool=True, icon="copy-previous")
-    w.class_menu = m.addMenu("&Class of the box")
+    classes = m.addMenu("&Class of the box")
 
     m = bar.addMenu("&Model")
-    w.toolbar.addSeparator()
-    w.retrain_action = a(m, "&Retrain", lambda: w.rounds.start(w.project), ("Ctrl+R",),
-                         icon="retrain", tool=True)
-    w.retrain_action.setToolTip("Train on the labels so far and propose the next frames, in "
+    toolbar.addSeparator()
+    retrain = a(m, "&Retrain", lambda: w.rounds.start(w.project), ("Ctrl+R",), icon="retrain",
+                tool=True)
+    retrain.setToolTip("Train on the labels so far and propose the next frames, in "
                                 "the background (Ctrl+R)")
     a(m, "&Cancel the round", w.rounds.cancel, icon="cancel")
     a(m, "Round &settings…", w.round_settings, ("Ctrl+Shift+R",))
@@ -134,6 +149,7 @@ def build(w: MainWindow) -> None:
     m = bar.addMenu("&Help")
     a(m, "&Keyboard shortcuts", w.show_shortcuts, ("F1",), project=False)
     a(m, "&About halgui", lambda: show_about(w), project=False)
+    return Menus(toolbar, recent, classes, retrain)
 
 
 def fill_class_menu(w: MainWindow, menu: QMenu, keys: dict[int, ClassRecord]) -> None:

@@ -11,6 +11,7 @@ from halgui.core.errors import FormatError, VideoError
 from halgui.core.formats import halgui_json
 from halgui.core.progress import run_to_end
 from halgui.core.project import Project
+from tests.core.formats.conftest import assert_import_refused
 from tests.core.videos import write_mp4
 
 
@@ -115,12 +116,7 @@ def test_malformed_files_name_the_field_and_change_nothing(tmp_path, gt, change,
     data = json.loads(gt.read_text())
     change(data)
     gt.write_text(json.dumps(data))
-    with Project.create(tmp_path / "p") as p:
-        with pytest.raises(FormatError) as info:
-            run_to_end(halgui_json.import_labels(p, gt))
-        assert str(info.value).startswith(str(gt))
-        assert where in str(info.value)
-        assert p.stats() == Project.create(tmp_path / "empty").stats()
+    assert_import_refused(halgui_json, gt, tmp_path, where)
 
 
 def test_syntax_error_names_line_and_column(tmp_path):

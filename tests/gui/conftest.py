@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QMessageBox
 
 from halgui.core.frame_cache import FrameCache
 from halgui.core.ingest import add_videos
@@ -68,6 +69,19 @@ def events(qapp) -> LabelEvents:
 @pytest.fixture
 def undo_stack(qapp) -> QUndoStack:
     return QUndoStack()
+
+
+@pytest.fixture
+def messages(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every message box shown, as (title, text), answered OK at once instead of waiting."""
+    shown: list[tuple[str, str]] = []
+
+    def record(box: QMessageBox) -> QMessageBox.StandardButton:
+        shown.append((box.windowTitle(), box.text()))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "exec", record)
+    return shown
 
 
 @pytest.fixture

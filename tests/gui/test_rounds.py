@@ -9,7 +9,6 @@ import sqlite3
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
 
 from halgui.core import proposals as store
 from halgui.core.al.data import ClipConfig
@@ -89,18 +88,6 @@ def window(qtbot, tmp_path, project_dir):
         win.show()
     yield win
     win.close()
-
-
-@pytest.fixture
-def messages(monkeypatch):
-    shown = []
-
-    def record(box):
-        shown.append((box.windowTitle(), box.text()))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "exec", record)
-    return shown
 
 
 def phases(window):

@@ -165,7 +165,7 @@ def predictions_json(
 
 
 def write_predictions(path: str | Path, document: dict[str, Any]) -> Path:
-    from halgui.core.formats.halgui_json import write_json_atomic
+    from halgui.core.formats.common import write_json_atomic
 
     path = Path(path)
     write_json_atomic(path, document)

@@ -1,5 +1,5 @@
 """What the frame-based formats (coco, cvat, mot, yolo) share: which boxes of a track an export
-writes, safe file names for videos, frame ranges, number formatting, checked number parsing and
+writes, frame ranges, number formatting, checked number parsing and
 frame extraction.
 
 Every exporter turns a track into :class:`Shape` objects with :func:`track_shapes`: its
@@ -46,11 +46,6 @@ class Shape:
 
 
 # ---------------------------------------------------------------------- what an export writes
-def chosen_videos(snapshot: LabelSnapshot, options: ExportOptions) -> list[VideoRecord]:
-    """The videos an export covers: all, or those of ``options.split``."""
-    return [v for v in snapshot.videos if options.split is None or v.split == options.split]
-
-
 def export_keyframes(track: Track, options: ExportOptions, n_frames: int) -> list[Keyframe]:
     """A track's keyframes inside the video, less non-human ones when ``human_only``."""
     return sorted(
@@ -80,22 +75,6 @@ def track_shapes(keyframes: Sequence[Keyframe], n_frames: int, pseudo: bool) -> 
 
 def labeled_frames(snapshot: LabelSnapshot, video: VideoRecord) -> list[int]:
     return sorted(f for f in snapshot.labeled.get(video.id, ()) if f < video.n_frames)
-
-
-def safe_names(names: Iterable[str]) -> dict[str, str]:
-    """A file-system-safe, unique (also ignoring case) file or folder stem for each name."""
-    out: dict[str, str] = {}
-    taken: set[str] = set()
-    for name in names:
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "video"
-        stem = stem[:100]
-        candidate, n = stem, 1
-        while candidate.lower() in taken:
-            n += 1
-            candidate = f"{stem}_{n}"
-        taken.add(candidate.lower())
-        out[name] = candidate
-    return out
 
 
 def relative_path(video: VideoRecord, base: Path) -> str | None:
@@ -245,7 +224,6 @@ __all__ = [
     "MAX_INT",
     "Shape",
     "check_source",
-    "chosen_videos",
     "export_keyframes",
     "format_ranges",
     "labeled_frames",
@@ -255,7 +233,6 @@ __all__ = [
     "ranges",
     "read_text",
     "relative_path",
-    "safe_names",
     "split_of",
     "to_float",
     "to_int",

@@ -51,6 +51,8 @@ from halgui.core.formats.common import (
     Kind,
     ParsedTrack,
     ParsedVideo,
+    chosen_videos,
+    each_video,
     export_target,
     import_parsed,
 )
@@ -130,13 +132,11 @@ def export_labels(
             raise FormatError(out, f"class {c.name!r}: an AVA label map name cannot hold a "
                                    "double quote or a control character")
     action_of = {c.id: i + 1 for i, c in enumerate(snapshot.classes)}
-    chosen = [v for v in snapshot.videos if options.split in (None, v.split)]
+    chosen = chosen_videos(snapshot, options.split)
     files: dict[str, dict[str, list[str]]] = {}
     meta: dict[str, dict[str, Any]] = {}
-    for i, video in enumerate(chosen):
-        if cancel is not None:
-            cancel.check()
-        yield Progress("exporting", i, len(chosen), video.name)
+    for progress, video in each_video(chosen, cancel):
+        yield progress
         if any(ch in video.name for ch in ',"') or any(ord(ch) < 32 for ch in video.name):
             raise FormatError(out, f"video {video.name!r}: an AVA video id cannot hold a comma,"
                                    " a double quote or a control character")

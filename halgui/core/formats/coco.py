@@ -21,17 +21,19 @@ from halgui.core.annotations import Keyframe, clip_box
 from halgui.core.errors import BoxError, FormatError
 from halgui.core.formats import _frames as fr
 from halgui.core.formats.common import (
+    ExportJob,
     ExportOptions,
     ExportSummary,
+    Field,
     ImportSummary,
     Kind,
     ParsedTrack,
     ParsedVideo,
-    export_target,
+    each_video,
     import_parsed,
+    input_files,
     parse_json,
 )
-from halgui.core.formats.halgui_json import _Field
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import LabelSnapshot, Project
 
@@ -45,39 +47,33 @@ def export_labels(
     cancel: CancelFlag | None = None,
 ) -> Generator[Progress, None, ExportSummary]:
     """Write ``OUT/annotations/instances_<split>.json`` for each split of the chosen videos."""
-    options = options or ExportOptions()
-    out = Path(out).resolve()
-    videos = fr.chosen_videos(snapshot, options)
-    folders = fr.safe_names(v.name for v in videos)
+    job = ExportJob.start(snapshot, out, options)
     category = {c.id: i + 1 for i, c in enumerate(snapshot.classes)}
     categories = [{"id": i + 1, "name": c.name, "supercategory": "action", "color": c.color}
                   for i, c in enumerate(snapshot.classes)]
     docs: dict[str, dict[str, Any]] = {}
     ids = {"video": 0, "image": 0, "annotation": 0, "instance": 0}
     images_of: list[tuple[Any, list[int]]] = []
-    with export_target(out, TARGET, options.overwrite) as tmp:
+    with job.target(TARGET) as tmp:
         (tmp / "annotations").mkdir(parents=True)
         (tmp / "images").mkdir()
-        for i, video in enumerate(videos):
-            if cancel is not None:
-                cancel.check()
-            yield Progress("exporting", i, len(videos), video.name)
+        for progress, video in each_video(job.videos, cancel):
+            yield progress
             doc = docs.setdefault(video.split, _document(categories))
-            frames = _add_video(doc, snapshot, video, folders[video.name], category, ids,
-                                options, out / "annotations")
+            frames = _add_video(doc, snapshot, video, job.names[video.name], category, ids,
+                                job.options, job.out / "annotations")
             images_of.append((video, frames))
         if not docs:
-            docs[options.split or "train"] = _document(categories)
+            docs[job.options.split or "train"] = _document(categories)
         for split, doc in docs.items():
             text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
             (tmp / "annotations" / f"instances_{split}.json").write_text(text, encoding="utf-8")
-        if options.write_images:
+        if job.options.write_images:
             for video, frames in images_of:
                 yield from fr.write_frames(video, frames,
-                                           tmp / "images" / video.split / folders[video.name],
+                                           tmp / "images" / video.split / job.names[video.name],
                                            IMAGE_NAME, cancel)
-    yield Progress("exporting", len(videos), len(videos))
-    return ExportSummary(out, len(videos))
+    return (yield from job.done())
 
 
 def _document(categories: list[dict[str, Any]]) -> dict[str, Any]:
@@ -155,12 +151,8 @@ def parse(path: str | Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
     """Read CocoVid JSON files: a file, or a folder with ``annotations/*.json`` (or
     ``*.json``). Returns ``(classes as (name, colour), videos)``."""
     path = Path(path)
-    if path.is_dir():
-        files = sorted((path / "annotations").glob("*.json")) or sorted(path.glob("*.json"))
-        if not files:
-            raise FormatError(path, "holds no COCO JSON file (annotations/*.json)")
-    else:
-        files = [path]
+    files = input_files(path, ("annotations/*.json", "*.json"),
+                        "COCO JSON file (annotations/*.json)")
     classes: dict[str, str] = {}
     videos: list[ParsedVideo] = []
     names: set[str] = set()
@@ -182,10 +174,10 @@ def _split_of_file(file: Path) -> str:
     return fr.split_of(suffix) or "train"
 
 
-def _load(file: Path) -> _Field:
+def _load(file: Path) -> Field:
     text = fr.read_text(file)
     data = parse_json(file, text)
-    root = _Field(file, "", data)
+    root = Field(file, "", data)
     if not isinstance(data, dict):
         raise root.fail("expected a JSON object (a COCO file)")
     if "videos" not in data:
@@ -193,7 +185,7 @@ def _load(file: Path) -> _Field:
     return root
 
 
-def _box(f: _Field, width: int, height: int) -> Any:
+def _box(f: Field, width: int, height: int) -> Any:
     values = [c.number() for c in f.items()]
     if len(values) != 4:
         raise f.fail("expected [x, y, width, height]")
@@ -206,11 +198,11 @@ def _box(f: _Field, width: int, height: int) -> Any:
         raise f.fail(str(exc)) from exc
 
 
-def _opt_int(f: _Field, minimum: int = 0) -> int | None:
+def _opt_int(f: Field, minimum: int = 0) -> int | None:
     return None if f.value is None else _int(f, minimum)
 
 
-def _int(f: _Field, minimum: int = 0) -> int:
+def _int(f: Field, minimum: int = 0) -> int:
     value = f.int(minimum)
     if value > fr.MAX_INT:
         raise f.fail(f"{value} is too large")
@@ -251,7 +243,7 @@ def _parse_file(file: Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
             "frames": set(), "labeled": set(), "keys": {},
         }
 
-    images: dict[int, tuple[dict[str, Any], int, _Field]] = {}
+    images: dict[int, tuple[dict[str, Any], int, Field]] = {}
     flagged = False
     for im in root.get("images").items():
         iid = _int(im.get("id"))
@@ -311,13 +303,13 @@ def _key(video: dict[str, Any], key: Any, class_name: str) -> dict[str, Any]:
     return video["keys"].setdefault(key, {"class": class_name, "actor": None, "kfs": {}})
 
 
-def _add_keyframe(entry: dict[str, Any], kf: Keyframe, f: _Field) -> None:
+def _add_keyframe(entry: dict[str, Any], kf: Keyframe, f: Field) -> None:
     if kf.frame in entry["kfs"]:
         raise f.fail(f"its track has two boxes on frame {kf.frame}")
     entry["kfs"][kf.frame] = kf
 
 
-def _set_actor(entry: dict[str, Any], actor: int | None, f: _Field) -> None:
+def _set_actor(entry: dict[str, Any], actor: int | None, f: Field) -> None:
     if actor is None:
         return
     if entry["actor"] is not None and entry["actor"] != actor:
@@ -325,14 +317,14 @@ def _set_actor(entry: dict[str, Any], actor: int | None, f: _Field) -> None:
     entry["actor"] = actor
 
 
-def _category(f: _Field, cats: dict[int, str]) -> str:
+def _category(f: Field, cats: dict[int, str]) -> str:
     cid = _int(f)
     if cid not in cats:
         raise f.fail(f"no category with id {cid}")
     return cats[cid]
 
 
-def _add_annotation(a: _Field, i: int, images: dict[int, Any], cats: dict[int, str]) -> None:
+def _add_annotation(a: Field, i: int, images: dict[int, Any], cats: dict[int, str]) -> None:
     iid = _int(a.get("image_id"))
     if iid not in images:
         raise a.get("image_id").fail(f"no image with id {iid}")
@@ -359,7 +351,7 @@ def _add_annotation(a: _Field, i: int, images: dict[int, Any], cats: dict[int, s
     _add_keyframe(entry, Keyframe(frame, box, False, fr.check_source(source)), a)
 
 
-def _add_track_entry(t: _Field, videos: dict[int, Any], cats: dict[int, str]) -> None:
+def _add_track_entry(t: Field, videos: dict[int, Any], cats: dict[int, str]) -> None:
     vid = _int(t.get("video_id"))
     if vid not in videos:
         raise t.get("video_id").fail(f"no video with id {vid}")

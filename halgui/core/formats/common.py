@@ -4,10 +4,12 @@ options, and atomic output.
 An importer parses its file into :class:`ParsedVideo` objects (checking everything and naming
 the line or field of any problem) and hands them to :func:`write_labels`, which checks what every
 format must hold (names, numbers, no repeated track) and writes them in one transaction: a file
-that fails anywhere changes nothing. An exporter reads a
-:class:`~halgui.core.project.LabelSnapshot` and writes through :func:`export_target`, the one
-place that decides where an export may write: it never deletes or replaces a file the export
-does not write itself, and a failed export leaves nothing behind.
+that fails anywhere changes nothing; JSON is read through :class:`Field`, which names where a
+wrong value sits. An exporter reads a :class:`~halgui.core.project.LabelSnapshot`, starts from
+an :class:`ExportJob` (the chosen videos and their safe names), loops with :func:`each_video`
+(cancel and progress) and writes through :func:`export_target`, the one place that decides
+where an export may write: it never deletes or replaces a file the export does not write
+itself, and a failed export leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import tempfile
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -34,7 +38,7 @@ from halgui.core.formats.target import (
 )
 from halgui.core.names import name_problem
 from halgui.core.progress import CancelFlag, Progress, run_to_end
-from halgui.core.project import LabelSnapshot, Project
+from halgui.core.project import LabelSnapshot, Project, VideoRecord
 from halgui.core.video import fingerprint, probe
 
 #: Largest frame count an importer accepts (fits SQLite and C ints).
@@ -74,7 +78,90 @@ class ImportSummary:
     labeled_frames: int
 
 
+# ---------------------------------------------------------------------- reading JSON
+class Field:
+    """Reads one JSON value and names where it sits when it is wrong (every JSON reader: the
+    halgui file, COCO, and the MOT and YOLO sidecars)."""
 
+    def __init__(self, source: Path, where: str, value: Any) -> None:
+        self.source, self.where, self.value = source, where, value
+
+    @classmethod
+    def sidecar(cls, source: Path, text: str, name: str, version: int = 1) -> Field:
+        """The top level of one of halgui's sidecar files (JSON ``text`` read from ``source``),
+        its ``format`` and ``version`` checked: a sidecar of another format, or of a newer
+        halgui, is refused rather than half understood."""
+        root = cls(source, "", parse_json(source, text))
+        if root.get("format", None).value != name:
+            raise root.fail(f"'format' must be {name!r}")
+        if root.get("version").int() > version:
+            raise root.get("version").fail(f"is newer than this halgui reads ({version})")
+        return root
+
+    def fail(self, problem: str) -> FormatError:
+        return FormatError(self.source, f"{self.where or 'top level'}: {problem}")
+
+    def get(self, key: str, default: Any = ...) -> Field:
+        if not isinstance(self.value, dict):
+            raise self.fail("expected an object")
+        if key not in self.value:
+            if default is ...:
+                raise self.fail(f"missing field {key!r}")
+            return Field(self.source, self._join(key), default)
+        return Field(self.source, self._join(key), self.value[key])
+
+    def items(self) -> list[Field]:
+        if not isinstance(self.value, list):
+            raise self.fail("expected a list")
+        return [Field(self.source, f"{self.where}[{i}]", v) for i, v in enumerate(self.value)]
+
+    def frame_ranges(self, n_frames: int, base: int = 0) -> set[int]:
+        """A list of inclusive ``[first, last]`` frame ranges (numbered from ``base``), as the
+        0-based frames they cover."""
+        frames: set[int] = set()
+        for r in self.items():
+            bounds = r.items()
+            if len(bounds) != 2:
+                raise r.fail("expected an inclusive range [first, last]")
+            first, last = bounds[0].int(base), bounds[1].int(base)
+            if last < first or last > n_frames - 1 + base:
+                raise r.fail(f"range [{first}, {last}] is not inside frames "
+                             f"{base}..{n_frames - 1 + base}")
+            frames.update(range(first - base, last - base + 1))
+        return frames
+
+    def _join(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def str(self) -> str:
+        if not isinstance(self.value, str) or not self.value.strip():
+            raise self.fail("expected a non-empty string")
+        return self.value
+
+    def int(self, minimum: int = 0, maximum: int = MAX_FRAMES) -> int:
+        """A whole number in ``[minimum, maximum]`` (the default bound fits SQLite and C)."""
+        if isinstance(self.value, bool) or not isinstance(self.value, int):
+            raise self.fail("expected a whole number")
+        if self.value < minimum:
+            raise self.fail(f"must be at least {minimum}, got {self.value}")
+        if self.value > maximum:
+            raise self.fail(f"must be at most {maximum}, got {_short(self.value)}")
+        return self.value
+
+    def number(self) -> float:
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
+            raise self.fail("expected a number")
+        if not math.isfinite(self.value):
+            raise self.fail("expected a finite number")
+        return float(self.value)
+
+
+def _short(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else f"a number of {len(text)} digits"
+
+
+# ---------------------------------------------------------------------- export
 @dataclass(frozen=True)
 class ExportOptions:
     """Choices of an export, shared by every format."""
@@ -107,6 +194,66 @@ class ExportSummary:
         return text + ")"
 
 
+def chosen_videos(snapshot: LabelSnapshot, split: str | None) -> list[VideoRecord]:
+    """The videos an export covers: all, or those of ``split``."""
+    return [v for v in snapshot.videos if split is None or v.split == split]
+
+
+def safe_names(names: Iterable[str]) -> dict[str, str]:
+    """A file-system-safe, unique (also ignoring case) file or folder stem for each name."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "video"
+        stem = stem[:100]
+        candidate, n = stem, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{stem}_{n}"
+        taken.add(candidate.lower())
+        out[name] = candidate
+    return out
+
+
+def each_video(videos: Sequence[VideoRecord], cancel: CancelFlag | None = None,
+               stage: str = "exporting") -> Iterator[tuple[Progress, VideoRecord]]:
+    """Each video with the progress to report before writing it, the cancel flag checked first:
+    the loop every export runs, so that each one can be cancelled between videos."""
+    for i, video in enumerate(videos):
+        if cancel is not None:
+            cancel.check()
+        yield Progress(stage, i, len(videos), video.name), video
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """Where every per-video export starts: its options, the absolute ``OUT``, the chosen
+    videos and a safe, unique file or folder name for each."""
+
+    out: Path
+    options: ExportOptions
+    videos: tuple[VideoRecord, ...]
+    names: dict[str, str]  # video name -> safe file or folder stem
+
+    @classmethod
+    def start(cls, snapshot: LabelSnapshot, out: str | Path,
+              options: ExportOptions | None) -> ExportJob:
+        options = options or ExportOptions()
+        videos = chosen_videos(snapshot, options.split)
+        return cls(Path(out).resolve(), options, tuple(videos),
+                   safe_names(v.name for v in videos))
+
+    def target(self, kind: Kind) -> AbstractContextManager[Path]:
+        """The temporary place to write into (see :func:`export_target`)."""
+        return export_target(self.out, kind, self.options.overwrite)
+
+    def done(self) -> Generator[Progress, None, ExportSummary]:
+        """The last progress step and the summary: every chosen video written."""
+        yield Progress("exporting", len(self.videos), len(self.videos))
+        return ExportSummary(self.out, len(self.videos))
+
+
+# ---------------------------------------------------------------------- import
 def import_parsed(
     parse: Callable[[Path], tuple[Sequence[tuple[str, str]], Sequence[ParsedVideo]]],
     project: Project, path: str | Path, cancel: CancelFlag | None = None,
@@ -240,6 +387,18 @@ def _check_numbers(source: Path, video: ParsedVideo) -> None:
                                   f"(0, {MAX_FPS:g}]")
 
 
+def input_files(path: Path, patterns: Sequence[str], what: str) -> list[Path]:
+    """The files an import reads: ``path`` itself, or in a folder the files of the first
+    pattern that finds any (a FormatError naming ``what`` when none does)."""
+    if not path.is_dir():
+        return [path]
+    for pattern in patterns:
+        found = sorted(path.glob(pattern))
+        if found:
+            return found
+    raise FormatError(path, f"holds no {what}")
+
+
 def parse_json(path: Path, text: str) -> Any:
     """JSON text read from ``path``; every way it can fail is a FormatError naming the file
     (a number of thousands of digits is a ValueError, deep nesting a RecursionError)."""
@@ -280,8 +439,10 @@ __all__ = [
     "MAX_SIDE",
     "ExportError",
     "ExportExists",
+    "ExportJob",
     "ExportOptions",
     "ExportSummary",
+    "Field",
     "ImportSummary",
     "Kind",
     "ParsedTrack",
@@ -289,10 +450,14 @@ __all__ = [
     "check_export_target",
     "check_file",
     "check_parsed",
+    "chosen_videos",
+    "each_video",
     "export_target",
     "files_written",
     "import_parsed",
+    "input_files",
     "parse_json",
+    "safe_names",
     "write_file_atomic",
     "write_json_atomic",
     "write_labels",

@@ -27,14 +27,16 @@ from halgui.core.annotations import SOURCES, Keyframe, clip_box
 from halgui.core.errors import BoxError, FormatError
 from halgui.core.formats import _frames as fr
 from halgui.core.formats.common import (
+    ExportJob,
     ExportOptions,
     ExportSummary,
     ImportSummary,
     Kind,
     ParsedTrack,
     ParsedVideo,
-    export_target,
+    each_video,
     import_parsed,
+    input_files,
 )
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import LabelSnapshot, Project, VideoRecord
@@ -50,24 +52,19 @@ def export_labels(
     cancel: CancelFlag | None = None,
 ) -> Generator[Progress, None, ExportSummary]:
     """Write one CVAT for video 1.1 XML file per chosen video into the folder ``OUT``."""
-    options = options or ExportOptions()
-    out = Path(out).resolve()
-    videos = fr.chosen_videos(snapshot, options)
-    files = fr.safe_names(v.name for v in videos)
+    job = ExportJob.start(snapshot, out, options)
     now = datetime.now(timezone.utc).isoformat(sep=" ", timespec="seconds")
-    with export_target(out, TARGET, options.overwrite) as tmp:
-        for i, video in enumerate(videos):
-            if cancel is not None:
-                cancel.check()
-            yield Progress("exporting", i, len(videos), video.name)
-            text = _document(snapshot, video, options, now, out)
-            (tmp / f"{files[video.name]}.xml").write_text(text, encoding="utf-8")
-        if options.write_images:
-            for video in videos:
+    with job.target(TARGET) as tmp:
+        for progress, video in each_video(job.videos, cancel):
+            yield progress
+            text = _document(snapshot, video, job.options, now, job.out)
+            (tmp / f"{job.names[video.name]}.xml").write_text(text, encoding="utf-8")
+        if job.options.write_images:
+            for video in job.videos:
                 yield from fr.write_frames(video, range(video.n_frames),
-                                           tmp / "images" / files[video.name], IMAGE_NAME, cancel)
-    yield Progress("exporting", len(videos), len(videos))
-    return ExportSummary(out, len(videos))
+                                           tmp / "images" / job.names[video.name], IMAGE_NAME,
+                                           cancel)
+    return (yield from job.done())
 
 
 def _labels(snapshot: LabelSnapshot) -> list[str]:
@@ -408,12 +405,7 @@ def parse(path: str | Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
     """Read CVAT for video 1.1 XML: a file, or a folder of them (``*.xml``, or
     ``*/annotations.xml`` as CVAT's export archives hold). Returns ``(classes, videos)``."""
     path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("*.xml")) or sorted(path.glob("*/annotations.xml"))
-        if not files:
-            raise FormatError(path, "holds no CVAT XML file (*.xml)")
-    else:
-        files = [path]
+    files = input_files(path, ("*.xml", "*/annotations.xml"), "CVAT XML file (*.xml)")
     classes: dict[str, str] = {}
     videos: list[ParsedVideo] = []
     names: set[str] = set()

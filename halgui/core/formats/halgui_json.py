@@ -9,7 +9,6 @@ error names the JSON field at fault (``videos[3].tracks[0].keyframes[12].box``).
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Generator
 from pathlib import Path
@@ -17,18 +16,19 @@ from typing import Any
 
 from halgui.core.annotations import Keyframe, clip_box
 from halgui.core.errors import BoxError, FormatError
+from halgui.core.formats import _frames as fr
 from halgui.core.formats.common import (
-    MAX_FRAMES,
     ExportOptions,
     ExportSummary,
+    Field,
     ImportSummary,
     Kind,
     ParsedTrack,
     ParsedVideo,
+    chosen_videos,
     export_target,
     import_parsed,
     parse_json,
-    write_json_atomic,  # predictions are written with it
 )
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import SPLITS, LabelSnapshot, Project
@@ -40,75 +40,6 @@ SUFFIX = ".json"
 
 
 # ---------------------------------------------------------------------- parsing
-class _Field:
-    """Reads one JSON value and names where it sits when it is wrong."""
-
-    def __init__(self, source: Path, where: str, value: Any) -> None:
-        self.source, self.where, self.value = source, where, value
-
-    def fail(self, problem: str) -> FormatError:
-        return FormatError(self.source, f"{self.where or 'top level'}: {problem}")
-
-    def get(self, key: str, default: Any = ...) -> _Field:
-        if not isinstance(self.value, dict):
-            raise self.fail("expected an object")
-        if key not in self.value:
-            if default is ...:
-                raise self.fail(f"missing field {key!r}")
-            return _Field(self.source, self._join(key), default)
-        return _Field(self.source, self._join(key), self.value[key])
-
-    def items(self) -> list[_Field]:
-        if not isinstance(self.value, list):
-            raise self.fail("expected a list")
-        return [_Field(self.source, f"{self.where}[{i}]", v) for i, v in enumerate(self.value)]
-
-    def frame_ranges(self, n_frames: int, base: int = 0) -> set[int]:
-        """A list of inclusive ``[first, last]`` frame ranges (numbered from ``base``), as the
-        0-based frames they cover."""
-        frames: set[int] = set()
-        for r in self.items():
-            bounds = r.items()
-            if len(bounds) != 2:
-                raise r.fail("expected an inclusive range [first, last]")
-            first, last = bounds[0].int(base), bounds[1].int(base)
-            if last < first or last > n_frames - 1 + base:
-                raise r.fail(f"range [{first}, {last}] is not inside frames "
-                             f"{base}..{n_frames - 1 + base}")
-            frames.update(range(first - base, last - base + 1))
-        return frames
-
-    def _join(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def str(self) -> str:
-        if not isinstance(self.value, str) or not self.value.strip():
-            raise self.fail("expected a non-empty string")
-        return self.value
-
-    def int(self, minimum: int = 0, maximum: int = MAX_FRAMES) -> int:
-        """A whole number in ``[minimum, maximum]`` (the default bound fits SQLite and C)."""
-        if isinstance(self.value, bool) or not isinstance(self.value, int):
-            raise self.fail("expected a whole number")
-        if self.value < minimum:
-            raise self.fail(f"must be at least {minimum}, got {self.value}")
-        if self.value > maximum:
-            raise self.fail(f"must be at most {maximum}, got {_short(self.value)}")
-        return self.value
-
-    def number(self) -> float:
-        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
-            raise self.fail("expected a number")
-        if not math.isfinite(self.value):
-            raise self.fail("expected a finite number")
-        return float(self.value)
-
-
-def _short(value: int) -> str:
-    text = str(value)
-    return text if len(text) <= 20 else f"a number of {len(text)} digits"
-
-
 def parse(path: str | Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
     """Read and check a halgui JSON file: ``(classes as (name, colour), videos)``."""
     path = Path(path)
@@ -119,7 +50,7 @@ def parse(path: str | Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
     except UnicodeDecodeError as exc:
         raise FormatError(path, "is not UTF-8 text") from exc
     data = parse_json(path, text)
-    root = _Field(path, "", data)
+    root = Field(path, "", data)
     if root.get("format", None).value != FORMAT:
         raise root.fail(f"'format' must be {FORMAT!r} (is this a halgui label file?)")
     version = root.get("version").int()
@@ -145,7 +76,7 @@ def parse(path: str | Path) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
     return classes, videos
 
 
-def _parse_video(v: _Field, base: Path, class_names: set[str]) -> ParsedVideo:
+def _parse_video(v: Field, base: Path, class_names: set[str]) -> ParsedVideo:
     name = v.get("name").str()
     raw_path = v.get("path", None)
     path = None if raw_path.value is None else (base / raw_path.str()).resolve()
@@ -212,9 +143,7 @@ def to_dict(snapshot: LabelSnapshot, base: Path, *, split: str | None = None) ->
     """The labels of a snapshot as a halgui JSON document; video paths relative to ``base``."""
     class_names = {c.id: c.name for c in snapshot.classes}
     videos = []
-    for video in snapshot.videos:
-        if split is not None and video.split != split:
-            continue
+    for video in chosen_videos(snapshot, split):
         tracks = [
             {
                 "actor": t.actor,
@@ -228,7 +157,7 @@ def to_dict(snapshot: LabelSnapshot, base: Path, *, split: str | None = None) ->
             "path": None if video.path is None else os.path.relpath(video.path, base),
             "width": video.width, "height": video.height, "fps": video.fps,
             "n_frames": video.n_frames, "split": video.split,
-            "labeled_frames": _ranges(snapshot.labeled.get(video.id, frozenset())),
+            "labeled_frames": fr.ranges(snapshot.labeled.get(video.id, ())),
             "tracks": tracks,
         })
     return {
@@ -260,7 +189,7 @@ def export_labels(
     yield Progress("exporting", 0, 1)
     path = export_file(snapshot, out, split=options.split, overwrite=options.overwrite)
     yield Progress("exporting", 1, 1)
-    return ExportSummary(path, sum(options.split in (None, v.split) for v in snapshot.videos))
+    return ExportSummary(path, len(chosen_videos(snapshot, options.split)))
 
 
 def _keyframe_dict(k: Keyframe) -> dict[str, Any]:
@@ -271,16 +200,4 @@ def _keyframe_dict(k: Keyframe) -> dict[str, Any]:
     return d
 
 
-def _ranges(frames: frozenset[int]) -> list[list[int]]:
-    """Sorted frames as inclusive ``[first, last]`` runs."""
-    runs: list[list[int]] = []
-    for f in sorted(frames):
-        if runs and f == runs[-1][1] + 1:
-            runs[-1][1] = f
-        else:
-            runs.append([f, f])
-    return runs
-
-
-__all__ = ["export_file", "export_labels", "import_labels", "parse", "to_dict",
-           "write_json_atomic"]
+__all__ = ["export_file", "export_labels", "import_labels", "parse", "to_dict"]

@@ -28,17 +28,17 @@ from halgui.core.annotations import Keyframe, clip_box
 from halgui.core.errors import BoxError, FormatError
 from halgui.core.formats import _frames as fr
 from halgui.core.formats.common import (
+    ExportJob,
     ExportOptions,
     ExportSummary,
+    Field,
     ImportSummary,
     Kind,
     ParsedTrack,
     ParsedVideo,
-    export_target,
+    each_video,
     import_parsed,
-    parse_json,
 )
-from halgui.core.formats.halgui_json import _Field
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import SPLITS, LabelSnapshot, Project, VideoRecord
 
@@ -59,23 +59,18 @@ def export_labels(
     cancel: CancelFlag | None = None,
 ) -> Generator[Progress, None, ExportSummary]:
     """Write one MOT sequence per chosen video under ``OUT/<split>/``."""
-    options = options or ExportOptions()
-    out = Path(out).resolve()
-    videos = fr.chosen_videos(snapshot, options)
-    folders = fr.safe_names(v.name for v in videos)
-    with export_target(out, TARGET, options.overwrite) as tmp:
-        for i, video in enumerate(videos):
-            if cancel is not None:
-                cancel.check()
-            yield Progress("exporting", i, len(videos), video.name)
-            seq = tmp / video.split / folders[video.name]
-            _write_sequence(snapshot, video, folders[video.name], seq,
-                            out / video.split / folders[video.name], options)
-            if options.write_images:
+    job = ExportJob.start(snapshot, out, options)
+    with job.target(TARGET) as tmp:
+        for progress, video in each_video(job.videos, cancel):
+            yield progress
+            folder = job.names[video.name]
+            seq = tmp / video.split / folder
+            _write_sequence(snapshot, video, folder, seq, job.out / video.split / folder,
+                            job.options)
+            if job.options.write_images:
                 yield from fr.write_frames(video, range(video.n_frames), seq / "img1",
                                            "%06d.jpg", cancel, first=1)
-    yield Progress("exporting", len(videos), len(videos))
-    return ExportSummary(out, len(videos))
+    return (yield from job.done())
 
 
 def _xywh(box: tuple[float, float, float, float]) -> tuple[str, str, str, str]:
@@ -208,12 +203,7 @@ def _names(path: Path, what: str) -> list[str]:
 def _sidecar(path: Path, n_frames: int) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    data = parse_json(path, fr.read_text(path))
-    root = _Field(path, "", data)
-    if root.get("format", None).value != "halgui-mot":
-        raise root.fail("'format' must be 'halgui-mot'")
-    if root.get("version").int() > 1:
-        raise root.get("version").fail("is newer than this halgui reads (1)")
+    root = Field.sidecar(path, fr.read_text(path), "halgui-mot")
     out: dict[str, Any] = {"name": root.get("name").str()}
     fps = root.get("fps")
     if fps.number() <= 0:

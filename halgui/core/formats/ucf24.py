@@ -42,6 +42,8 @@ from halgui.core.formats.common import (
     Kind,
     ParsedTrack,
     ParsedVideo,
+    chosen_videos,
+    each_video,
     export_target,
     parse_json,
     write_labels,
@@ -138,13 +140,11 @@ def plan_tubes(snapshot: LabelSnapshot, options: ExportOptions,
     with ``human_only`` from its human keyframes alone) are cut into runs of consecutive frames.
     """
     label_of = {c.id: i for i, c in enumerate(snapshot.classes)}
-    chosen = [v for v in snapshot.videos if options.split in (None, v.split)]
     videos: list[tuple[VideoRecord, tuple[Tube, ...]]] = []
     skipped: list[str] = []
-    for i, video in enumerate(chosen):
-        if cancel is not None:
-            cancel.check()
-        yield Progress("collecting tubes", i, len(chosen), video.name)
+    for progress, video in each_video(chosen_videos(snapshot, options.split), cancel,
+                                      "collecting tubes"):
+        yield progress
         labeled = snapshot.labeled.get(video.id, frozenset())
         if sum(0 <= f < video.n_frames for f in labeled) < video.n_frames:
             skipped.append(video.name)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +29,17 @@ from halgui.core.annotations import Keyframe, clip_box
 from halgui.core.errors import BoxError, FormatError
 from halgui.core.formats import _frames as fr
 from halgui.core.formats.common import (
+    ExportJob,
     ExportOptions,
     ExportSummary,
+    Field,
     ImportSummary,
     Kind,
     ParsedTrack,
     ParsedVideo,
-    export_target,
+    each_video,
     import_parsed,
-    parse_json,
 )
-from halgui.core.formats.halgui_json import _Field
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import SPLITS, LabelSnapshot, Project, VideoRecord
 
@@ -54,35 +54,31 @@ def export_labels(
     cancel: CancelFlag | None = None,
 ) -> Generator[Progress, None, ExportSummary]:
     """Write the chosen videos as a YOLO dataset in the folder ``OUT``."""
-    options = options or ExportOptions()
-    out = Path(out).resolve()
-    videos = fr.chosen_videos(snapshot, options)
-    folders = fr.safe_names(v.name for v in videos)
+    job = ExportJob.start(snapshot, out, options)
     entries = []
-    with export_target(out, TARGET, options.overwrite) as tmp:
+    with job.target(TARGET) as tmp:
         (tmp / "labels").mkdir(parents=True)
-        for i, video in enumerate(videos):
-            if cancel is not None:
-                cancel.check()
-            yield Progress("exporting", i, len(videos), video.name)
-            entry, frames = _write_video(snapshot, video, folders[video.name],
-                                         tmp / "labels" / folders[video.name], options, out)
+        for progress, video in each_video(job.videos, cancel):
+            yield progress
+            folder = job.names[video.name]
+            entry, frames = _write_video(snapshot, video, folder, tmp / "labels" / folder,
+                                         job.options, job.out)
             entries.append(entry)
-            if options.write_images:
-                yield from fr.write_frames(video, frames, tmp / "images" / folders[video.name],
+            if job.options.write_images:
+                yield from fr.write_frames(video, frames, tmp / "images" / folder,
                                            f"{FRAME_NAME}.jpg", cancel)
         names = [c.name for c in snapshot.classes]
         (tmp / "classes.txt").write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
-        (tmp / "data.yaml").write_text(_data_yaml(videos, folders, names), encoding="utf-8")
+        (tmp / "data.yaml").write_text(_data_yaml(job.videos, job.names, names),
+                                       encoding="utf-8")
         sidecar = {"format": "halgui-yolo", "version": 1,
                    "classes": [{"name": c.name, "color": c.color} for c in snapshot.classes],
                    "videos": entries}
         (tmp / SIDECAR).write_text(json.dumps(sidecar, ensure_ascii=False), encoding="utf-8")
-    yield Progress("exporting", len(videos), len(videos))
-    return ExportSummary(out, len(videos))
+    return (yield from job.done())
 
 
-def _data_yaml(videos: list[VideoRecord], folders: dict[str, str], names: list[str]) -> str:
+def _data_yaml(videos: Sequence[VideoRecord], folders: dict[str, str], names: list[str]) -> str:
     def images(split: str) -> str:
         return json.dumps([f"images/{folders[v.name]}" for v in videos if v.split == split])
 
@@ -237,7 +233,7 @@ class _Boxes:
         self.boxes = {f: _label_file(p, len(names)) for f, p in self.files.items()}
         self.unused = {(f, i) for f, bs in self.boxes.items() for i in range(len(bs))}
 
-    def take(self, r: _Field, size: int, class_name: str) -> tuple[int, Any]:
+    def take(self, r: Field, size: int, class_name: str) -> tuple[int, Any]:
         """The box ``[frame, line, ...]`` refers to, in pixels; each box is taken once."""
         cells = r.items()
         if len(cells) != size:
@@ -262,7 +258,7 @@ class _Boxes:
                                                  "sidecar to import plain YOLO)")
 
 
-def _video_entry(v: _Field, root: Path, names: list[str]) -> ParsedVideo:
+def _video_entry(v: Field, root: Path, names: list[str]) -> ParsedVideo:
     name, folder = v.get("name").str(), v.get("folder").str()
     if not re.fullmatch(r"[A-Za-z0-9._-]+", folder) or folder in (".", ".."):
         raise v.get("folder").fail("is not a plain folder name")
@@ -318,12 +314,7 @@ def _video_entry(v: _Field, root: Path, names: list[str]) -> ParsedVideo:
 
 def _with_sidecar(root: Path, names: list[str]) -> tuple[list[tuple[str, str]], list[ParsedVideo]]:
     path = root / SIDECAR
-    data = parse_json(path, fr.read_text(path))
-    top = _Field(path, "", data)
-    if top.get("format", None).value != "halgui-yolo":
-        raise top.fail("'format' must be 'halgui-yolo'")
-    if top.get("version").int() > 1:
-        raise top.get("version").fail("is newer than this halgui reads (1)")
+    top = Field.sidecar(path, fr.read_text(path), "halgui-yolo")
     colors = {}
     for c in top.get("classes", []).items():
         color = c.get("color", "").value

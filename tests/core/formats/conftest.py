@@ -1,7 +1,8 @@
-"""Shared fixtures for the coco, cvat, mot and yolo format tests: a real SQLite project with two
-videos (one a real mp4 file, one annotation-only), two classes, several tracks with outside
-keyframes and an actor who returns, one actor in two classes at once, keyframes of every source,
-and labeled frames including negative ones (no box)."""
+"""Shared fixtures and checks for the coco, cvat, mot and yolo format tests: a real SQLite
+project with two videos (one a real mp4 file, one annotation-only), two classes, several tracks
+with outside keyframes and an actor who returns, one actor in two classes at once, keyframes of
+every source, and labeled frames including negative ones (no box); exporting it, and importing
+a broken export."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from halgui.core.annotations import Box, Keyframe, track_boxes
+from halgui.core.errors import FormatError
+from halgui.core.formats.common import ExportOptions
+from halgui.core.progress import run_to_end
 from halgui.core.project import LabelSnapshot, Project
 from tests.core.videos import write_mp4
 
@@ -140,6 +144,46 @@ def empty_stats(tmp_path: Path) -> dict:
         return p.stats()
 
 
+def export_with(module, snapshot: LabelSnapshot, out: Path, **options) -> Path:
+    """Export ``snapshot`` with a format ``module``; returns where it wrote."""
+    return run_to_end(module.export_labels(snapshot, out, ExportOptions(**options))).path
+
+
+def export_reference(module, folder: Path) -> Path:
+    """The reference project (without video file) exported with ``module`` into ``folder``:
+    the file set a fuzzing test corrupts."""
+    with build_project(folder / "p", None) as p:
+        return export_with(module, p.snapshot(), folder / "out")
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Edit one file of an export: the first ``old`` (which must be there) becomes ``new``."""
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def assert_import_refused(module, source: Path, tmp_path: Path, where: str,
+                          starts: Path | str | None = None) -> None:
+    """Importing ``source`` into a new project raises a FormatError whose message starts with
+    ``starts`` (default ``source``: the file it names) and mentions ``where``; the project is
+    left exactly as empty as a new one."""
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as info:
+            run_to_end(module.import_labels(p, source))
+        assert str(info.value).startswith(str(starts or source)), str(info.value)
+        assert where in str(info.value)
+        assert p.stats() == empty_stats(tmp_path)
+
+
+def fuzz_settings(max_examples: int):
+    """Hypothesis settings of the fuzzing tests (``fuzz_source`` is built once per module)."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(max_examples=max_examples, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
 def mutate(data, text: str) -> str:
     """Cut, flip or insert one character of ``text`` (drawn by hypothesis)."""
     from hypothesis import strategies as st
@@ -158,9 +202,6 @@ def fuzz_import(module, export: Path, rel: str, data, folder: Path, import_from:
     """Copy an export, corrupt one of its files, import it into a new project: the import either
     succeeds or raises FormatError naming a file of the export, and changes nothing then."""
     import shutil
-
-    from halgui.core.errors import FormatError
-    from halgui.core.progress import run_to_end
 
     root = folder / "export"
     shutil.copytree(export, root)

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from halgui.core.annotations import Box, Keyframe, track_boxes
@@ -137,3 +138,19 @@ def check_import_or_format_error(module, import_path: Path,
                     stats["labeled_frames"], stats["classes"]) == (0, 0, 0, 0, 0)
         finally:
             project.close()
+
+
+def check_corruptions(module, file: Path, import_path: Path,
+                      allowed_paths: Callable[[Path], bool], max_examples: int = 60) -> None:
+    """Corrupt ``file`` in the ways :func:`mutations` draws and import ``import_path`` after
+    each: see :func:`check_import_or_format_error`."""
+    original = file.read_bytes()
+
+    @settings(max_examples=max_examples, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(mutations(original))
+    def check(data):
+        file.write_bytes(data)
+        check_import_or_format_error(module, import_path, allowed_paths)
+
+    check()

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from halgui.core.errors import FormatError
 from halgui.core.formats import act
@@ -19,10 +18,9 @@ from halgui.core.project import Project
 from tests.core.formats.pickle_fixtures import (
     CLASSES,
     assert_boxes_close,
-    check_import_or_format_error,
+    check_corruptions,
     import_into,
     make_project,
-    mutations,
     per_frame_boxes,
     tracks_by_key,
 )
@@ -164,13 +162,4 @@ def test_corrupt_files_import_or_raise_format_error(exported, tmp_path_factory, 
         shutil.copy(exported, path)
     else:
         path.write_bytes(pickle.dumps(_jhmdb_like(), protocol=4))
-    original = path.read_bytes()
-
-    @settings(max_examples=80, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(mutations(original))
-    def check(data):
-        path.write_bytes(data)
-        check_import_or_format_error(act, path, lambda p: p == path)
-
-    check()
+    check_corruptions(act, path, path, lambda p: p == path, max_examples=80)

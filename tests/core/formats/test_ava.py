@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from halgui.core.annotations import Box, Keyframe
 from halgui.core.errors import FormatError
@@ -19,10 +18,9 @@ from halgui.core.progress import run_to_end
 from halgui.core.project import Project
 from tests.core.formats.pickle_fixtures import (
     CLASSES,
-    check_import_or_format_error,
+    check_corruptions,
     import_into,
     make_project,
-    mutations,
     tracks_by_key,
 )
 
@@ -251,13 +249,4 @@ def test_corrupt_files_import_or_raise_format_error(exported, tmp_path_factory, 
     folder = tmp_path_factory.mktemp("fuzz")
     for f in exported.iterdir():
         shutil.copy(f, folder / f.name)
-    original = (folder / name).read_bytes()
-
-    @settings(max_examples=60, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(mutations(original))
-    def check(data):
-        (folder / name).write_bytes(data)
-        check_import_or_format_error(ava, folder, lambda p: p.parent == folder)
-
-    check()
+    check_corruptions(ava, folder / name, folder, lambda p: p.parent == folder)

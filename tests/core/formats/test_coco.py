@@ -4,21 +4,22 @@ CocoVid, malformed files."""
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from halgui.core.errors import FormatError
 from halgui.core.formats import coco
-from halgui.core.formats.common import ExportOptions
 from halgui.core.progress import run_to_end
 from halgui.core.project import Project
 from tests.core.formats.conftest import (
     CLIP,
     LABELED,
+    assert_import_refused,
     assert_same_labels,
-    build_project,
-    empty_stats,
+    export_reference,
+    export_with,
     fuzz_import,
+    fuzz_settings,
     visible_boxes,
 )
 
@@ -26,7 +27,7 @@ TOL = 0.0011  # 3 decimals for x, y, w and h
 
 
 def export(snapshot, out, **options):
-    return run_to_end(coco.export_labels(snapshot, out, ExportOptions(**options))).path
+    return export_with(coco, snapshot, out, **options)
 
 
 def import_into(folder, path):
@@ -172,12 +173,7 @@ def test_malformed_files_name_the_field_and_change_nothing(tmp_path, snapshot, c
     doc = json.loads(path.read_text())
     change(doc)
     path.write_text(json.dumps(doc))
-    with Project.create(tmp_path / "p") as p:
-        with pytest.raises(FormatError) as info:
-            run_to_end(coco.import_labels(p, out))
-        assert str(info.value).startswith(str(path))
-        assert where in str(info.value)
-        assert p.stats() == empty_stats(tmp_path)
+    assert_import_refused(coco, out, tmp_path, where, starts=path)
 
 
 def test_json_syntax_error_names_line_and_column(tmp_path):
@@ -189,14 +185,11 @@ def test_json_syntax_error_names_line_and_column(tmp_path):
 
 @pytest.fixture(scope="module")
 def fuzz_source(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("coco-fuzz")
-    with build_project(folder / "p", None) as p:
-        return run_to_end(coco.export_labels(p.snapshot(), folder / "out")).path
+    return export_reference(coco, tmp_path_factory.mktemp("coco-fuzz"))
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzz_settings(60)
 @given(data=st.data())
 def test_corrupted_files_fail_cleanly(tmp_path_factory, fuzz_source, data):
-    folder = tmp_path_factory.mktemp("fuzz")
-    fuzz_import(coco, fuzz_source, "annotations/instances_train.json", data, folder)
+    fuzz_import(coco, fuzz_source, "annotations/instances_train.json", data,
+                tmp_path_factory.mktemp("fuzz"))

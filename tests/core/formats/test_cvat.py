@@ -2,20 +2,22 @@
 outside semantics, foreign files, malformed files."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from halgui.core.errors import FormatError
 from halgui.core.formats import cvat
-from halgui.core.formats.common import ExportOptions
 from halgui.core.progress import run_to_end
 from halgui.core.project import Project
 from tests.core.formats.conftest import (
     CLIP,
+    assert_import_refused,
     assert_same_labels,
-    build_project,
-    empty_stats,
+    export_reference,
+    export_with,
     fuzz_import,
+    fuzz_settings,
+    replace_once,
     visible_boxes,
 )
 
@@ -23,7 +25,7 @@ TOL = 0.0051  # CVAT writes 2 decimals
 
 
 def export(snapshot, out, **options):
-    return run_to_end(cvat.export_labels(snapshot, out, ExportOptions(**options))).path
+    return export_with(cvat, snapshot, out, **options)
 
 
 @pytest.mark.parametrize("pseudo", [False, True])
@@ -166,15 +168,8 @@ def test_a_cvat_file_imports_with_cvat_semantics(tmp_path):
 def test_malformed_files_name_the_line_and_change_nothing(tmp_path, snapshot, old, new, where):
     out = export(snapshot, tmp_path / "out")
     path = out / "clip.xml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-    with Project.create(tmp_path / "p") as p:
-        with pytest.raises(FormatError) as info:
-            run_to_end(cvat.import_labels(p, out))
-        assert str(info.value).startswith(f"{path}: line ")
-        assert where in str(info.value)
-        assert p.stats() == empty_stats(tmp_path)
+    replace_once(path, old, new)
+    assert_import_refused(cvat, out, tmp_path, where, starts=f"{path}: line ")
 
 
 def test_xml_syntax_error_names_line_and_column(tmp_path):
@@ -194,14 +189,10 @@ def test_an_unknown_declared_encoding_is_a_format_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def fuzz_source(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cvat-fuzz")
-    with build_project(folder / "p", None) as p:
-        return run_to_end(cvat.export_labels(p.snapshot(), folder / "out")).path
+    return export_reference(cvat, tmp_path_factory.mktemp("cvat-fuzz"))
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzz_settings(60)
 @given(data=st.data())
 def test_corrupted_files_fail_cleanly(tmp_path_factory, fuzz_source, data):
-    folder = tmp_path_factory.mktemp("fuzz")
-    fuzz_import(cvat, fuzz_source, "clip.xml", data, folder)
+    fuzz_import(cvat, fuzz_source, "clip.xml", data, tmp_path_factory.mktemp("fuzz"))

@@ -4,7 +4,7 @@ names, and the helpers of ``_frames``."""
 import pytest
 
 from halgui.core.errors import Cancelled
-from halgui.core.formats import _frames, coco, cvat, mot, yolo
+from halgui.core.formats import _frames, coco, common, cvat, mot, yolo
 from halgui.core.formats.common import ExportOptions
 from halgui.core.progress import CancelFlag, run_to_end
 from halgui.core.project import Project
@@ -46,7 +46,7 @@ def test_video_names_that_are_not_file_names_round_trip(tmp_path, module):
 
 
 def test_safe_names_are_unique_ignoring_case():
-    safe = _frames.safe_names(["a/b", "A_B", "a_b", "..", "", "x" * 300])
+    safe = common.safe_names(["a/b", "A_B", "a_b", "..", "", "x" * 300])
     assert list(safe.values()) == ["a_b", "A_B_2", "a_b_3", "video", "video_2", "x" * 100]
 
 

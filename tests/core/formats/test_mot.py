@@ -4,22 +4,23 @@ mot_seq reader, plain MOT files, malformed files."""
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from halgui.core.annotations import track_boxes
-from halgui.core.errors import FormatError
 from halgui.core.formats import mot
-from halgui.core.formats.common import ExportOptions
 from halgui.core.progress import run_to_end
 from halgui.core.project import Project
 from tests.core.formats.conftest import (
     CLIP,
     STREET,
+    assert_import_refused,
     assert_same_labels,
-    build_project,
-    empty_stats,
+    export_reference,
+    export_with,
     fuzz_import,
+    fuzz_settings,
+    replace_once,
 )
 
 TOL = 0.0011  # 3 decimals for left, top, width and height
@@ -27,7 +28,7 @@ SEQ = {CLIP: "train/clip", STREET: "val/street_cam_02"}
 
 
 def export(snapshot, out, **options):
-    return run_to_end(mot.export_labels(snapshot, out, ExportOptions(**options))).path
+    return export_with(mot, snapshot, out, **options)
 
 
 def actor_boxes(snapshot, name, pseudo=False):
@@ -149,28 +150,17 @@ def test_malformed_files_name_the_line_and_change_nothing(tmp_path, snapshot, fi
                                                           where):
     out = export(snapshot, tmp_path / "out")
     path = out / SEQ[CLIP] / file
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-    with Project.create(tmp_path / "p") as p:
-        with pytest.raises(FormatError) as info:
-            run_to_end(mot.import_labels(p, out))
-        assert str(info.value).startswith(str(out / SEQ[CLIP])), str(info.value)
-        assert where in str(info.value)
-        assert p.stats() == empty_stats(tmp_path)
+    replace_once(path, old, new)
+    assert_import_refused(mot, out, tmp_path, where, starts=out / SEQ[CLIP])
 
 
 @pytest.fixture(scope="module")
 def fuzz_source(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mot-fuzz")
-    with build_project(folder / "p", None) as p:
-        return run_to_end(mot.export_labels(p.snapshot(), folder / "out")).path
+    return export_reference(mot, tmp_path_factory.mktemp("mot-fuzz"))
 
 
-@settings(max_examples=80, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzz_settings(80)
 @given(data=st.data(), file=st.sampled_from(["gt/gt.txt", "gt/actions.csv", "seqinfo.ini",
                                              "gt/halgui.json", "gt/action_labels.txt"]))
 def test_corrupted_files_fail_cleanly(tmp_path_factory, fuzz_source, data, file):
-    folder = tmp_path_factory.mktemp("fuzz")
-    fuzz_import(mot, fuzz_source, f"{SEQ[CLIP]}/{file}", data, folder)
+    fuzz_import(mot, fuzz_source, f"{SEQ[CLIP]}/{file}", data, tmp_path_factory.mktemp("fuzz"))

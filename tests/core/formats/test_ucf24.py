@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from halgui.core.errors import FormatError
 from halgui.core.formats import ucf24
@@ -20,10 +19,9 @@ from halgui.core.project import Project
 from tests.core.formats.pickle_fixtures import (
     CLASSES,
     assert_boxes_close,
-    check_import_or_format_error,
+    check_corruptions,
     import_into,
     make_project,
-    mutations,
     per_frame_boxes,
     tracks_by_key,
 )
@@ -221,14 +219,4 @@ def test_corrupt_files_import_or_raise_format_error(exported, tmp_path_factory, 
     else:
         for f in exported.iterdir():
             shutil.copy(f, folder / f.name)
-    original = (folder / name).read_bytes()
-
-    @settings(max_examples=60, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(mutations(original))
-    def check(data):
-        (folder / name).write_bytes(data)
-        check_import_or_format_error(ucf24, folder / ucf24.PICKLE,
-                                     lambda p: p.parent == folder)
-
-    check()
+    check_corruptions(ucf24, folder / name, folder / ucf24.PICKLE, lambda p: p.parent == folder)

@@ -4,21 +4,23 @@ yolo reader, plain YOLO folders, malformed files."""
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from halgui.core.errors import FormatError
 from halgui.core.formats import yolo
-from halgui.core.formats.common import ExportOptions
 from halgui.core.progress import run_to_end
 from halgui.core.project import Project
 from tests.core.formats.conftest import (
     CLIP,
     LABELED,
+    assert_import_refused,
     assert_same_labels,
-    build_project,
-    empty_stats,
+    export_reference,
+    export_with,
     fuzz_import,
+    fuzz_settings,
+    replace_once,
     visible_boxes,
 )
 
@@ -26,7 +28,7 @@ TOL = 0.001  # 6 decimals of a 320-pixel side
 
 
 def export(snapshot, out, **options):
-    return run_to_end(yolo.export_labels(snapshot, out, ExportOptions(**options))).path
+    return export_with(yolo, snapshot, out, **options)
 
 
 @pytest.mark.parametrize("pseudo", [False, True])
@@ -142,30 +144,19 @@ def test_malformed_files_name_the_line_and_change_nothing(tmp_path, snapshot, fi
                                                           where):
     out = export(snapshot, tmp_path / "out")
     path = out / file
-    text = path.read_text()
     if file == yolo.SIDECAR:  # spaced JSON, to edit it by text
-        text = json.dumps(json.loads(text))
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-    with Project.create(tmp_path / "p") as p:
-        with pytest.raises(FormatError) as info:
-            run_to_end(yolo.import_labels(p, out))
-        assert str(info.value).startswith(str(out)), str(info.value)
-        assert where in str(info.value)
-        assert p.stats() == empty_stats(tmp_path)
+        path.write_text(json.dumps(json.loads(path.read_text())))
+    replace_once(path, old, new)
+    assert_import_refused(yolo, out, tmp_path, where)
 
 
 @pytest.fixture(scope="module")
 def fuzz_source(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("yolo-fuzz")
-    with build_project(folder / "p", None) as p:
-        return run_to_end(yolo.export_labels(p.snapshot(), folder / "out")).path
+    return export_reference(yolo, tmp_path_factory.mktemp("yolo-fuzz"))
 
 
-@settings(max_examples=80, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzz_settings(80)
 @given(data=st.data(), file=st.sampled_from([yolo.SIDECAR, "labels/clip/frame_000002.txt",
                                              "classes.txt"]))
 def test_corrupted_files_fail_cleanly(tmp_path_factory, fuzz_source, data, file):
-    folder = tmp_path_factory.mktemp("fuzz")
-    fuzz_import(yolo, fuzz_source, file, data, folder)
+    fuzz_import(yolo, fuzz_source, file, data, tmp_path_factory.mktemp("fuzz"))
