@@ -6,8 +6,8 @@ import os
 import pytest
 import torch
 
+from halgui.core.al import model_jobs
 from halgui.core.errors import HalguiError
-from halgui.gui import model_jobs
 
 
 class Hostile:
