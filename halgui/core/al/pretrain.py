@@ -104,7 +104,6 @@ def pretrain(workdir: str | Path, out: str | Path, config: PretrainConfig = Pret
     names = class_names(snapshot)
     state = _state(workdir)
     last = workdir / "last.pt"
-    loss = float("nan")
     while state["minutes"] < config.minutes - 1e-6:
         chunk = min(config.chunk_minutes, config.minutes - state["minutes"])
         train_config = TrainConfig(epochs=None, minutes=chunk, batch_size=config.batch_size,
@@ -125,8 +124,9 @@ def pretrain(workdir: str | Path, out: str | Path, config: PretrainConfig = Pret
         state = {"minutes": state["minutes"] + result.seconds / 60, "steps":
                  state["steps"] + result.steps, "chunks": state["chunks"] + 1}
         _save_state(workdir, state)
-        loss = result.final_loss
-    model = checkpoint.load(last).model
+    trained = checkpoint.load(last)  # the last chunk's own record holds its final loss
+    model = trained.model
+    loss = float(trained.info.get("final_loss", float("nan")))
     info = {
         "pretrain": asdict(config), "classes_seen": names, "action_set": "pretrain",
         "data": f"SynthActions, {config.videos} videos x {config.frames} frames, seed "

@@ -29,6 +29,7 @@ def test_pretraining_resumes_and_records_how_the_model_was_made(tmp_path):
     assert made.classes == ["kick", "punch", "clap", "sidestep", "bow", "reach_up"]
     assert made.info["pretrain"]["seed"] == 9001 and "halgui pretrain" in made.info["command"]
     assert made.model.config.width == 4
+    assert made.info["final_loss"] == first.final_loss and first.final_loss > 0
     # run again with a longer budget: it goes on from the chunks already done
     more = state["minutes"] + 0.01
     longer = run_to_end(pretrain(work, out, PretrainConfig(**{**TINY.__dict__,
@@ -36,6 +37,10 @@ def test_pretraining_resumes_and_records_how_the_model_was_made(tmp_path):
     again = json.loads((work / "state.json").read_text())
     assert again["chunks"] == state["chunks"] + 1 and longer.steps > first.steps
     assert again["minutes"] >= more
+    # asked for no more than is done: no training, the same model written with its loss
+    same = run_to_end(pretrain(work, tmp_path / "again.pt",
+                               PretrainConfig(**{**TINY.__dict__, "minutes": more})))
+    assert same.steps == longer.steps and same.final_loss == longer.final_loss
     # a project starts from it with its own classes
     model, info = build_from(out, ModelConfig(n_classes=2, clip_len=8, size=48))
     assert model.config.width == 4 and info["pretrained_classes"] == made.classes
