@@ -352,9 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stew (default), mgw (S=1), pseudo (unweighted pseudo-labels), "
                         "labeled (BCE on labeled frames only)")
     p.add_argument("--init", type=Path, default=None, help="warm start from this checkpoint")
-    p.add_argument("--pretrained", default=None, metavar="NAME_OR_FILE",
-                   help="start from a pretrained model (synth: halgui's own trunk, or a "
-                        "checkpoint file), keeping all but its class head; none: from scratch")
+    p.add_argument("--pretrained", default="synth", metavar="NAME_OR_FILE",
+                   help="start from a pretrained model, keeping all but its class head: synth "
+                        "(halgui's own trunk, the default, as rounds do), a checkpoint file, "
+                        "or none (from scratch)")
     p.add_argument("--out", type=Path, default=None, help="checkpoint to write")
 
     p = command("predict", cmd_predict, "detect actions in a project's videos",

@@ -47,7 +47,9 @@ class RoundConfig:
     """Everything a round needs to know; stored with the round."""
 
     strategy: str = "claus"
-    train: TrainConfig = field(default_factory=TrainConfig)
+    #: a round's model starts from halgui's pretrained trunk unless it warm-starts from the
+    #: previous round's (algorithm.md 2: trained from scratch in a round, the trunk memorises)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(pretrained="synth"))
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
