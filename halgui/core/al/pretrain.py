@@ -80,8 +80,11 @@ def pretrain(workdir: str | Path, out: str | Path, config: PretrainConfig = Pret
     from halgui.core.synthetic import SynthConfig, generate
 
     workdir, out = Path(workdir), Path(out)
-    workdir.mkdir(parents=True, exist_ok=True)
     saved = workdir / "config.json"
+    if workdir.is_dir() and any(workdir.iterdir()) and not saved.exists():
+        raise HalguiError(f"{workdir}: holds files that halgui pretrain did not write; choose "
+                          "a new or empty --workdir (nothing was changed)")
+    workdir.mkdir(parents=True, exist_ok=True)
     if saved.exists() and json.loads(saved.read_text()) != asdict(config) | {"minutes": None}:
         raise HalguiError(f"{workdir}: holds a pretraining run with other settings "
                           f"({saved.name}); use another folder")

@@ -53,3 +53,13 @@ def test_a_workdir_of_another_run_is_refused(tmp_path):
     with pytest.raises(HalguiError, match="other settings"):
         run_to_end(pretrain(work, tmp_path / "b.pt", other))
     assert not (tmp_path / "b.pt").exists()
+
+
+def test_a_folder_of_the_users_is_never_taken_as_the_workdir(tmp_path):
+    work = tmp_path / "mine"
+    (work / "project").mkdir(parents=True)
+    (work / "project" / "notes.txt").write_text("keep me")
+    with pytest.raises(HalguiError, match="did not write"):
+        run_to_end(pretrain(work, tmp_path / "a.pt", TINY))
+    assert (work / "project" / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in work.iterdir()) == ["project"]
