@@ -83,11 +83,19 @@ def _check_init(path: Path, classes: list[str], folder: Path, size: int | None) 
     return held.model.config.size
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
+def _checkpoint_and_clips(path: Path, device: str) -> tuple[Any, Any]:
+    """A checkpoint to detect with, and the clips its model was made for."""
     from halgui.core.al import checkpoint
     from halgui.core.al.data import ClipConfig
-    from halgui.core.al.dataset import cached_frames, clip_cache
     from halgui.core.al.model import pick_device
+
+    ckpt = checkpoint.load(path, pick_device(device))
+    mc = ckpt.model.config
+    return ckpt, ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from halgui.core.al.dataset import cached_frames, clip_cache
     from halgui.core.al.predict import detect_video, predictions_json, write_predictions
     from halgui.core.formats.target import check_export_target
     from halgui.core.project import Project
@@ -95,9 +103,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     # the export rule, checked before any work: an existing OUT.json only with --overwrite,
     # never a file of a project's folder (its database) but under its exports/
     check_export_target(args.out, "file", overwrite=args.overwrite)
-    ckpt = checkpoint.load(args.checkpoint, pick_device(args.device))
-    mc = ckpt.model.config
-    clip = ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)
+    ckpt, clip = _checkpoint_and_clips(args.checkpoint, args.device)
     with Project.open(args.dir) as project:
         videos = [v for v in project.videos()
                   if (not args.videos or v.name in args.videos)
@@ -137,15 +143,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from halgui.core.al import checkpoint
-    from halgui.core.al.data import ClipConfig
     from halgui.core.al.diagnose import DiagnoseConfig, diagnose, verdict
-    from halgui.core.al.model import pick_device
     from halgui.core.project import Project
 
-    ckpt = checkpoint.load(args.checkpoint, pick_device(args.device))
-    mc = ckpt.model.config
-    clip = ClipConfig(clip_len=mc.clip_len, stride=mc.stride, size=mc.size)
+    ckpt, clip = _checkpoint_and_clips(args.checkpoint, args.device)
     config = DiagnoseConfig(splits=tuple(args.splits))
     with Project.open(args.dir) as project:
         snapshot = project.snapshot()

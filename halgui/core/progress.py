@@ -95,6 +95,16 @@ class Throttle:
         return held
 
 
+def run_with_events(work: Generator[Progress, None, T]) -> tuple[list[Progress], T]:
+    """Drain a progress generator, keeping every event it yielded and its return value."""
+    events: list[Progress] = []
+    while True:
+        try:
+            events.append(next(work))
+        except StopIteration as stop:
+            return events, stop.value
+
+
 def run_to_end(work: Generator[Progress, None, T] | Iterator[Progress]) -> T | None:
     """Drain a progress generator without showing anything; return its return value."""
     while True:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from halgui.core.clip_cache import ClipCache
 from halgui.core.errors import Cancelled, VideoError
 from halgui.core.frame_cache import FrameCache
-from halgui.core.progress import CancelFlag, run_to_end
+from halgui.core.progress import CancelFlag, run_to_end, run_with_events
 from halgui.core.video import (
     FrameRangeError,
     VideoConfig,
@@ -421,14 +421,7 @@ def test_frame_cache_out_of_range_and_reader_factory(videos):
 def test_clip_cache_builds_once_and_is_keyed_by_content(videos, tmp_path):
     cache = ClipCache(tmp_path / "cache")
     assert not cache.has(videos["mp4v"], 32)
-    events = []
-    work = cache.build(videos["mp4v"], 32)
-    while True:
-        try:
-            events.append(next(work))
-        except StopIteration as stop:
-            frames = stop.value
-            break
+    events, frames = run_with_events(cache.build(videos["mp4v"], 32))
     assert isinstance(frames, np.memmap) and frames.shape == (90, 32, 32, 3)
     assert frames.dtype == np.uint8 and not frames.flags.writeable
     assert [e.done for e in events] == sorted(e.done for e in events)

@@ -112,16 +112,6 @@ def score_split(
     )
 
 
-def frame_class_probs(model: ActorLocalizer, frames: np.ndarray, clip: ClipConfig
-                      ) -> np.ndarray:
-    """``(n_frames, C)``: each raw frame gets the class probabilities of the clip its nearest
-    sampled frame is in (as :func:`halgui.core.al.predict.detect_video` scores its boxes)."""
-    from halgui.core.al.predict import nearest_sampled, run_windows
-
-    per_window = np.stack([out.classes[0] for out in run_windows(model, frames, clip)])
-    return per_window[nearest_sampled(frames.shape[0], clip) // clip.clip_len]
-
-
 def diagnose(
     project: Project, snapshot: LabelSnapshot, model: ActorLocalizer,
     classes: Sequence[str], clip: ClipConfig, config: DiagnoseConfig = DiagnoseConfig(),
@@ -130,7 +120,7 @@ def diagnose(
     """Score ``model`` on each split of ``config.splits`` (its linked videos with labeled
     frames) and return the numbers per split."""
     from halgui.core.al.dataset import cached_frames, clip_cache
-    from halgui.core.al.predict import detect_video, predictions_json
+    from halgui.core.al.predict import detect_video_and_classes, predictions_json
     from halgui.core.formats.halgui_json import to_dict
     from halgui.core.metrics import evaluate, gt_from_json
 
@@ -149,12 +139,11 @@ def diagnose(
         results = []
         for i, video in enumerate(videos):
             yield Progress(f"diagnosing {split}", i, len(videos), video.name)
-            found = yield from detect_video(model, video.name, frames[video.id],
-                                            (video.width, video.height), classes, clip,
-                                            cancel=cancel)
+            found, probs[video.name] = yield from detect_video_and_classes(
+                model, video.name, frames[video.id], (video.width, video.height), classes,
+                clip, cancel=cancel)
             detections.extend(found)
             results.append((video.name, video.n_frames, found))
-            probs[video.name] = frame_class_probs(model, frames[video.id], clip)
         numbers = score_split(split, gt, detections, probs, classes, config.iou)
         if videos:
             summary = evaluate(document, predictions_json(classes, results),

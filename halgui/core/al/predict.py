@@ -114,16 +114,30 @@ def detect_video(
     cancel: CancelFlag | None = None,
 ) -> Generator[Progress, None, list[Detection]]:
     """Per-frame detections of one video, in original-frame pixels."""
+    detections, _ = yield from detect_video_and_classes(model, name, frames, frame_size,
+                                                        class_names, clip, config, cancel)
+    return detections
+
+
+def detect_video_and_classes(
+    model: ActorLocalizer, name: str, frames: np.ndarray, frame_size: tuple[int, int],
+    class_names: Sequence[str], clip: ClipConfig, config: PredictConfig = PredictConfig(),
+    cancel: CancelFlag | None = None,
+) -> Generator[Progress, None, tuple[list[Detection], np.ndarray]]:
+    """:func:`detect_video`, and from the same pass each raw frame's class probabilities
+    ``(n_frames, C)``: those of the clip its nearest sampled frame is in, which score its boxes."""
     n = frames.shape[0]
     width, height = frame_size
     sx, sy = width / clip.size, height / clip.size
     per_sample: list[list[Detection]] = []  # detections of each sampled frame, frame unset
+    per_window: list[np.ndarray] = []  # class probabilities of each window
     wins = windows(n, clip)
     for k, out in enumerate(run_windows(model, frames, clip, batch_size=config.batch_size,
                                         full_size=True)):
         if cancel is not None:
             cancel.check()
         class_prob = out.classes[0]
+        per_window.append(class_prob)
         for t in range(len(out.frames)):
             found = []
             for (x1, y1, x2, y2), inside in boxes_from_map(out.maps[0, t], config.threshold,
@@ -136,7 +150,8 @@ def detect_video(
             per_sample.append(found)
         yield Progress("predicting", k + 1, len(wins), name)
     nearest = nearest_sampled(n, clip)
-    return [d._replace(frame=f) for f in range(n) for d in per_sample[nearest[f]]]
+    detections = [d._replace(frame=f) for f in range(n) for d in per_sample[nearest[f]]]
+    return detections, np.stack(per_window)[nearest // clip.clip_len]
 
 
 def predictions_json(

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from halgui.core.al.data import ClipConfig
-from halgui.core.al.diagnose import SplitDiagnosis, frame_class_probs, score_split, verdict
+from halgui.core.al.diagnose import SplitDiagnosis, score_split, verdict
 from halgui.core.al.model import ActorLocalizer, ModelConfig
+from halgui.core.al.predict import detect_video_and_classes
 from halgui.core.metrics_tubes import Detection, Tube, VideoGT
+from halgui.core.progress import run_to_end
 
 BOX = (10.0, 10.0, 50.0, 50.0)
 CLASSES = ["walk", "run"]
@@ -56,7 +58,8 @@ def test_each_frame_gets_the_class_probabilities_of_its_clip():
     clip = ClipConfig(clip_len=4, stride=2, size=32)
     model = ActorLocalizer(ModelConfig(n_classes=3, clip_len=4, stride=2, size=32, width=4))
     frames = np.random.default_rng(0).integers(0, 255, (20, 32, 32, 3), dtype=np.uint8)
-    probs = frame_class_probs(model, frames, clip)
+    _, probs = run_to_end(detect_video_and_classes(model, "v", frames, (32, 32), ["a", "b", "c"],
+                                                   clip))
     assert probs.shape == (20, 3) and np.all((probs >= 0) & (probs <= 1))
     # windows of 8 raw frames: 0-7, 8-15, 16-19; frames in one window share one row
     assert np.array_equal(probs[0], probs[6]) and np.array_equal(probs[8], probs[14])

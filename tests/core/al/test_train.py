@@ -7,7 +7,7 @@ from halgui.core.al import checkpoint
 from halgui.core.al.stew import StewConfig
 from halgui.core.al.train import TrainConfig, TrainingError, train
 from halgui.core.errors import Cancelled
-from halgui.core.progress import CancelFlag, run_to_end
+from halgui.core.progress import CancelFlag, run_to_end, run_with_events
 from tests.core.al.toy import CLIP, toy_video
 
 CONFIG = TrainConfig(epochs=6, batch_size=4, lr=3e-3, width=4, clip=CLIP, seed=1)
@@ -19,14 +19,7 @@ def videos():
 
 
 def test_training_learns_and_saves_a_safe_checkpoint(tmp_path):
-    events = []
-    work = train(videos(), CLASSES, CONFIG, tmp_path / "m.pt")
-    while True:
-        try:
-            events.append(next(work))
-        except StopIteration as stop:
-            result = stop.value
-            break
+    events, result = run_with_events(train(videos(), CLASSES, CONFIG, tmp_path / "m.pt"))
     assert events[-1].done == events[-1].total == result.steps
     assert {"epoch", "loss", "eta"} <= set(events[-1].extra)
     first, last = sum(result.losses[:3]) / 3, sum(result.losses[-3:]) / 3

@@ -8,7 +8,7 @@ import pytest
 
 from halgui.core.al import checkpoint
 from halgui.core.al.train import TrainConfig, TrainingError, _Schedule, train
-from halgui.core.progress import run_to_end
+from halgui.core.progress import run_to_end, run_with_events
 from tests.core.al.toy import CLIP, toy_video
 
 CLASSES = ["slide", "hop"]
@@ -27,14 +27,7 @@ def steps_per_epoch(tmp_path):
 
 def test_a_time_budget_alone_stops_at_the_first_step_past_it(tmp_path):
     config = dataclasses.replace(BASE, minutes=1.5 / 60)  # 1.5 s
-    events = []
-    work = train(videos(), CLASSES, config, tmp_path / "m.pt")
-    while True:
-        try:
-            events.append(next(work))
-        except StopIteration as stop:
-            result = stop.value
-            break
+    events, result = run_with_events(train(videos(), CLASSES, config, tmp_path / "m.pt"))
     assert result.seconds >= 1.5 and result.steps >= 1
     # every step but the last ended inside the budget: the run stops once it is spent
     assert result.seconds < 1.5 + 30.0
