@@ -51,8 +51,11 @@ def write_video(path: Path) -> Path:
 def hand_set_model() -> ActorLocalizer:
     """Map logit = 10 * relu(mean brightness, normalised) - 5 at model pixel (4j + 2, 4i + 2)
     of low-resolution cell (i, j): stage 1 (stride 2) takes its centre tap, stage 2 (stride 2)
-    the tap one pixel right and down; BatchNorm is the identity; every other weight is 0."""
-    model = ActorLocalizer(ModelConfig(n_classes=2, clip_len=4, stride=2, size=SIZE, width=4))
+    the tap one pixel right and down; BatchNorm is the identity; every other weight is 0.
+    Its boxes are the actor map's components (tests/core/al/test_boxes.py checks the box
+    head's decoding by hand)."""
+    model = ActorLocalizer(ModelConfig(n_classes=2, clip_len=4, stride=2, size=SIZE, width=4,
+                                       boxes="components"))
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()

@@ -177,6 +177,10 @@ def _not(what: str, value: object, wanted: str) -> _Bad:
     return _Bad(f"{what} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not {wanted}")
 
 
+#: what a checkpoint written before a key existed means by its absence (not the key's default)
+_BEFORE_THE_KEY: dict[str, Any] = {"boxes": "components"}
+
+
 def _config(raw: object) -> ModelConfig:
     """The model's config from its dict; unknown keys (from a later version) are ignored and
     absent ones take their defaults, but every present value must have its field's type."""
@@ -186,7 +190,9 @@ def _config(raw: object) -> ModelConfig:
     values: dict[str, Any] = {}
     for f in fields(ModelConfig):
         if f.name not in raw:
-            if f.default is MISSING:
+            if f.name in _BEFORE_THE_KEY:
+                values[f.name] = _BEFORE_THE_KEY[f.name]
+            elif f.default is MISSING:
                 raise _Bad(f"'model_config' has no {f.name!r}")
             continue
         value, want = raw[f.name], hints[f.name]

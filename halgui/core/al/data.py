@@ -17,6 +17,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from halgui.core.al.boxes import BoxConfig, box_targets
 from halgui.core.al.stew import StewConfig, frame_weights, temporal_weights
 from halgui.core.annotations import Track, box_mask
 
@@ -49,6 +50,9 @@ class VideoLabels:
     covered: np.ndarray       # (N,) bool: inside a track span or between labeled frames
     classes: np.ndarray       # (N, C) bool: classes of the tracks present on each frame
     temporal: np.ndarray      # (N,) T_f
+    #: per frame, its (pseudo-)label boxes at model resolution: ``(k, 5)`` rows x1, y1, x2,
+    #: y2 (clip pixels) and class index; what the box head learns from
+    boxes: list[np.ndarray] | None = None
 
     @property
     def n_frames(self) -> int:
@@ -70,11 +74,16 @@ def video_labels(
     classes = np.zeros((n, len(class_index)), dtype=bool)
     covered = np.zeros(n, dtype=bool)
     per_frame: dict[int, list[tuple[float, float, float, float]]] = {}
+    rows: list[list[list[float]]] = [[] for _ in range(n)]
+    sx, sy = size / frame_size[0], size / frame_size[1]
     for track in tracks:
+        k = class_index[track.class_id]
         for f, box in track.boxes(n).items():
             per_frame.setdefault(f, []).append(box)
-            classes[f, class_index[track.class_id]] = True
+            classes[f, k] = True
             covered[f] = True
+            x1, y1, x2, y2 = (float(v) for v in box)
+            rows[f].append([x1 * sx, y1 * sy, x2 * sx, y2 * sy, float(k)])
     for f, boxes in per_frame.items():
         masks[f] = box_mask(boxes, frame_size, (size, size))
     labeled = np.zeros(n, dtype=bool)
@@ -83,7 +92,8 @@ def video_labels(
         idx = np.flatnonzero(labeled)
         covered[idx[0]: idx[-1] + 1] = True
     return VideoLabels(video_id, frames, masks, labeled, covered, classes,
-                       temporal_weights(n, labeled, stew.sigma))
+                       temporal_weights(n, labeled, stew.sigma),
+                       [np.asarray(r, np.float32).reshape(-1, 5) for r in rows])
 
 
 def clip_indices(centre: int, n_frames: int, clip: ClipConfig) -> np.ndarray:
@@ -127,6 +137,9 @@ class Batch:
     weights: np.ndarray        # (B, T, S, S) float32 phi
     classes: np.ndarray        # (B, C) float32 multi-hot
     videos: np.ndarray         # (B,) index into the training videos (for the cluster loss)
+    #: the box head's targets (fields of boxes.BoxTargets, batched on a new first axis), or
+    #: None when the videos carry no boxes
+    boxes: dict[str, np.ndarray] | None = None
 
 
 def make_clip(
@@ -134,6 +147,15 @@ def make_clip(
     rng: np.random.Generator | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One training clip: frames, targets, weights, class targets (augmented if ``rng``)."""
+    return make_clip_and_boxes(video, centre, clip, stew, rng)[:4]
+
+
+def make_clip_and_boxes(
+    video: VideoLabels, centre: int, clip: ClipConfig, stew: StewConfig,
+    rng: np.random.Generator | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray] | None]:
+    """:func:`make_clip` and each clip frame's boxes, augmented as the frames are (None when
+    the video carries no boxes)."""
     n = video.n_frames
     idx = clip_indices(centre, n, clip)
     lo, hi = max(int(idx.min()) - stew.window, 0), min(int(idx.max()) + stew.window, n - 1)
@@ -145,22 +167,25 @@ def make_clip(
     frames = np.asarray(video.frames[idx])
     masks = video.masks[idx].astype(np.float32)
     classes = video.classes[idx].any(axis=0).astype(np.float32)
+    boxes = None if video.boxes is None else [video.boxes[i].copy() for i in idx]
     if rng is not None:
-        frames, masks, weights = augment(frames, masks, weights, clip, rng)
-    return frames, masks, weights, classes
+        frames, masks, weights, boxes = augment(frames, masks, weights, clip, rng, boxes)
+    return frames, masks, weights, classes, boxes
 
 
 def augment(
     frames: np.ndarray, masks: np.ndarray, weights: np.ndarray, clip: ClipConfig,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng: np.random.Generator, boxes: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray] | None]:
     """Random crop (up to ``clip.crop`` of each side, resized back) and horizontal flip,
-    applied identically to frames, targets and weights."""
+    applied identically to frames, targets, weights and boxes (rows x1, y1, x2, y2, ...)."""
     size = frames.shape[1]
     if clip.crop > 0:
         m = int(size * clip.crop)
         x0, y0, x1, y1 = rng.integers(0, m + 1, size=4)
         if x0 or y0 or x1 or y1:
+            if boxes is not None:
+                boxes = [_crop_boxes(b, x0, y0, size - x1, size - y1, size) for b in boxes]
             box = (slice(y0, size - y1), slice(x0, size - x1))
             frames = np.stack([cv2.resize(f[box], (size, size), interpolation=cv2.INTER_LINEAR)
                                for f in frames])
@@ -170,21 +195,42 @@ def augment(
                                            interpolation=cv2.INTER_NEAREST) for f in weights])
     if clip.flip and rng.random() < 0.5:
         frames, masks, weights = frames[:, :, ::-1], masks[:, :, ::-1], weights[:, :, ::-1]
+        if boxes is not None:
+            boxes = [np.column_stack((size - b[:, 2], b[:, 1], size - b[:, 0], b[:, 3:]))
+                     for b in boxes]
     return (np.ascontiguousarray(frames), np.ascontiguousarray(masks),
-            np.ascontiguousarray(weights))
+            np.ascontiguousarray(weights), boxes)
+
+
+def _crop_boxes(boxes: np.ndarray, left: int, top: int, right: int, bottom: int,
+                size: int) -> np.ndarray:
+    """Boxes after cropping ``[left, right) x [top, bottom)`` and resizing it to ``size``;
+    boxes left with no area are dropped."""
+    out = boxes.astype(np.float32).copy()
+    fx, fy = size / (right - left), size / (bottom - top)
+    out[:, [0, 2]] = np.clip((out[:, [0, 2]] - left) * fx, 0, size)
+    out[:, [1, 3]] = np.clip((out[:, [1, 3]] - top) * fy, 0, size)
+    return out[(out[:, 2] > out[:, 0]) & (out[:, 3] > out[:, 1])]
 
 
 def make_batch(
     videos: Sequence[VideoLabels], items: Sequence[tuple[int, int]], clip: ClipConfig,
-    stew: StewConfig, rng: np.random.Generator | None,
+    stew: StewConfig, rng: np.random.Generator | None, box_config: BoxConfig | None = None,
 ) -> Batch:
-    parts = [make_clip(videos[v], c, clip, stew, rng) for v, c in items]
+    box_config = box_config or BoxConfig()
+    parts = [make_clip_and_boxes(videos[v], c, clip, stew, rng) for v, c in items]
+    boxes = None
+    if all(p[4] is not None for p in parts):
+        n_classes = parts[0][3].shape[0]
+        targets = [vars(box_targets(p[4], clip.size, n_classes, box_config)) for p in parts]
+        boxes = {k: np.stack([t[k] for t in targets]) for k in targets[0]}
     return Batch(
         clips=np.stack([p[0] for p in parts]),
         masks=np.stack([p[1] for p in parts]),
         weights=np.stack([p[2] for p in parts]),
         classes=np.stack([p[3] for p in parts]),
         videos=np.array([v for v, _ in items]),
+        boxes=boxes,
     )
 
 

@@ -6,10 +6,15 @@ Shape of the network::
                                                                map head   (B, T, S, S) logits
                                                                class head (B, C) logits
                                                                embed head (B, D)
+                                     features (deep, skip) -> box head (no dropout)
+                                                               centres, box edges and classes
+                                                               per position, (B, ., T, S/4, S/4)
 
-The trunk is a compact (2+1)D CNN trained from scratch. Everything after the single
-``nn.Dropout3d`` is cheap, so Monte Carlo dropout runs the trunk once and only the heads R times
-(:func:`mc_forward`). A small registry lets a stronger trunk be plugged in later.
+The trunk is a compact (2+1)D CNN, trained from scratch or started from a pretrained one.
+Everything after the single ``nn.Dropout3d`` is cheap, so Monte Carlo dropout runs the trunk
+once and only the heads R times (:func:`mc_forward`); the actor map stays the source of
+uncertainty (algorithm.md 4), while the box head (boxes.py) says where each acting actor's box
+is and what it does. A small registry lets a stronger trunk be plugged in later.
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ class ModelConfig:
     class_pooling: str = "actor"
     dropout: float = 0.5
     backbone: str = "r2plus1d-tiny"
+    #: where boxes come from: "centre" (a box head: each acting actor's centre, its box edges
+    #: and its classes, so close actors stay apart and boxes fit) or "components" (connected
+    #: components of the actor map, the first design; checkpoints without the key are this)
+    boxes: str = "centre"
+    box_channels: int = 32     # channels of the box head
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -94,10 +104,62 @@ def register_backbone(name: str, factory: Callable[[ModelConfig], nn.Module]) ->
 
 
 @dataclass
+class BoxOutput:
+    """The box head's maps, all at a quarter of the clip size (h = w = S/4)."""
+
+    centre_logits: torch.Tensor  # (B, T, h, w): is an acting actor's centre here
+    edges: torch.Tensor          # (B, 4, T, h, w): distances to the box's left, top, right,
+    #                              bottom edges, in map pixels (>= 0)
+    class_logits: torch.Tensor   # (B, C, T, h, w): the classes of the actor here
+
+
+@dataclass
 class Output:
     map_logits: torch.Tensor    # (B, T, S, S) from forward(), (B, T, S/4, S/4) from heads()
     class_logits: torch.Tensor  # (B, C)
     embedding: torch.Tensor     # (B, D), not normalised
+    boxes: BoxOutput | None = None  # from forward() when the model has a box head
+
+
+#: the centre logit's starting bias: sigmoid(-2.19) = 0.1, so the rare centres do not drown
+#: the first steps' loss (as CenterNet starts its heatmaps)
+_CENTRE_PRIOR = -2.19
+#: edge distances are predicted as softplus(raw) * this many map pixels
+_EDGE_SCALE = 4.0
+
+
+class BoxHead(nn.Module):
+    """Instance-aware outputs (anchor-free, as CenterNet/MOC-detector): a centre heatmap per
+    frame, the four edge distances of the box around each position, and per-position classes.
+
+    It fuses the deep features (upsampled) with the stride-4 skip features, mixes them over
+    3 x 3 space and 3 frames, and has no dropout: it runs once per clip, also in MC mode.
+    """
+
+    def __init__(self, deep_channels: int, skip_channels: int, n_classes: int,
+                 width: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv3d(deep_channels, width, 1)
+        self.skip = nn.Conv3d(skip_channels, width, (1, 3, 3), padding=(0, 1, 1))
+        self.mix = _Conv2Plus1D(width, width)
+        self.centre = nn.Conv3d(width, 1, 1)
+        self.edges = nn.Conv3d(width, 4, 1)
+        self.classes = nn.Conv3d(width, n_classes, 1)
+        nn.init.constant_(self.centre.bias, _CENTRE_PRIOR)
+
+    def forward(self, deep: torch.Tensor, skip: torch.Tensor) -> BoxOutput:
+        x = _upsample_to(_pointwise(self.reduce, deep), skip.shape[3:])
+        x = self.mix(F.relu(x + self.skip(skip)))
+        edges = F.softplus(_pointwise(self.edges, x).float()) * _EDGE_SCALE
+        return BoxOutput(_pointwise(self.centre, x)[:, 0], edges, _pointwise(self.classes, x))
+
+
+def _upsample_to(x: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling of ``(B, C, T, h, w)`` features frame by frame (time is kept)."""
+    b, c, t = x.shape[:3]
+    up = F.interpolate(x.transpose(1, 2).reshape(b * t, c, *x.shape[3:]), size=tuple(size),
+                       mode="bilinear", align_corners=False)
+    return up.view(b, t, c, *up.shape[2:]).transpose(1, 2)
 
 
 class ActorLocalizer(nn.Module):
@@ -120,6 +182,10 @@ class ActorLocalizer(nn.Module):
         self.map_head = nn.Conv3d(h, 1, 1)
         self.class_head = nn.Linear(c, config.n_classes)
         self.embed_head = nn.Linear(c, config.embed_dim)
+        if config.boxes not in ("centre", "components"):
+            raise ValueError(f"unknown box source {config.boxes!r}; known: centre, components")
+        self.box_head = (BoxHead(c, s, config.n_classes, config.box_channels)
+                         if config.boxes == "centre" else None)
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1, 1), persistent=False)
 
@@ -133,6 +199,14 @@ class ActorLocalizer(nn.Module):
         deep, skip = self.trunk(x)
         return deep, self.skip_proj(skip)
 
+    def features_and_boxes(self, x: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor, BoxOutput | None]:
+        """:meth:`features` and, from the same trunk pass, the box head's maps (None without
+        a box head)."""
+        deep, skip = self.trunk(x)
+        boxes = self.box_head(deep, skip) if self.box_head is not None else None
+        return deep, self.skip_proj(skip), boxes
+
     def heads(self, deep: torch.Tensor, skip: torch.Tensor) -> Output:
         """Dropout and the three heads: what MC dropout repeats R times.
 
@@ -141,11 +215,8 @@ class ActorLocalizer(nn.Module):
         """
         deep = self.dropout(deep)
         pooled = deep.mean(dim=(2, 3, 4))
-        reduced = _pointwise(self.map_reduce, deep)  # (B, h, T, s, s): time is never strided
-        b, h, t = reduced.shape[:3]
-        up = F.interpolate(reduced.transpose(1, 2).reshape(b * t, h, *reduced.shape[3:]),
-                           size=skip.shape[3:], mode="bilinear", align_corners=False)
-        up = up.view(b, t, h, *skip.shape[3:]).transpose(1, 2)
+        # (B, h, T, s, s): time is never strided
+        up = _upsample_to(_pointwise(self.map_reduce, deep), skip.shape[3:])
         low = _pointwise(self.map_head, F.relu(up + skip))[:, 0]  # (B, T, S/4, S/4)
         cls_in = self._actor_pool(deep, low) if self.config.class_pooling == "actor" else pooled
         return Output(low, self.class_head(cls_in), self.embed_head(pooled))
@@ -167,8 +238,9 @@ class ActorLocalizer(nn.Module):
         return F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
 
     def forward(self, x: torch.Tensor) -> Output:
-        out = self.heads(*self.features(x))
-        return Output(self.upsample(out.map_logits), out.class_logits, out.embedding)
+        deep, skip, boxes = self.features_and_boxes(x)
+        out = self.heads(deep, skip)
+        return Output(self.upsample(out.map_logits), out.class_logits, out.embedding, boxes)
 
 
 def _pointwise(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:

@@ -113,13 +113,13 @@ def window_view(checkpoint: str, video_path: str, cache_dir: str, frame_size: tu
 def model_window(checkpoint: str, video_path: str, cache_dir: str, frame_size: tuple[int, int],
                  frame: int, min_score: float = 0.05) -> WindowView:
     """Run the model on the window holding ``frame`` of a video's clip cache (built if missing),
-    on the CPU with one thread (training may be using the rest). Each connected component of
-    the actor map above 0.5 becomes one detection with its most likely class, scored as
-    prediction scores it (class probability x mean map probability inside the box)."""
+    on the CPU with one thread (training may be using the rest). Each box prediction finds
+    (predict.frame_boxes: a peak of the box head, or a connected component of the actor map)
+    becomes one detection with its most likely class, scored as prediction scores it."""
     import torch
 
     from halgui.core.al.data import ClipConfig
-    from halgui.core.al.predict import PredictConfig, boxes_from_map, run_windows, windows
+    from halgui.core.al.predict import PredictConfig, frame_boxes, run_windows, windows
 
     torch.set_num_threads(1)
     model, classes = _model(checkpoint)
@@ -136,14 +136,12 @@ def model_window(checkpoint: str, video_path: str, cache_dir: str, frame_size: t
     out = next(run_windows(model, part, clip, full_size=True))
     predict = PredictConfig()
     sx, sy = frame_size[0] / clip.size, frame_size[1] / clip.size
-    probs = out.classes[0]
-    best = int(np.argmax(probs))
     detections: list[list[Shown]] = []
     for t in range(len(sampled)):
         found: list[Shown] = []
-        for (x1, y1, x2, y2), inside in boxes_from_map(out.maps[0, t], predict.threshold,
-                                                       predict.min_area):
-            score = float(probs[best]) * inside
+        for (x1, y1, x2, y2), strength, probs in frame_boxes(out, t, predict):
+            best = int(np.argmax(probs))
+            score = float(probs[best]) * strength
             if score >= min_score:
                 found.append((x1 * sx, y1 * sy, x2 * sx, y2 * sy, classes[best], score))
         detections.append(found)

@@ -1,15 +1,18 @@
 """Prediction: actor maps over a whole video, boxes per frame, tubes per video.
 
 A video is covered by back-to-back clips of T frames at stride s (16 raw frames each); a raw
-frame takes the prediction of its nearest sampled frame (algorithm.md 4). Boxes come from the
-mean actor map: threshold at 0.5, connected components, a tight box per component, and a score
-per class of ``clip class probability x mean map probability inside the box`` (algorithm.md 2).
+frame takes the prediction of its nearest sampled frame (algorithm.md 4). A model with a box head
+(boxes.py) gives each frame's boxes from the peaks of its centre heatmap, scored per class by
+``peak x the class probability of the actor at the peak`` (or of the clip, ``box_classes``).
+A model without one takes them from the mean actor map: threshold at 0.5, connected components,
+a tight box per component, and a score per class of ``clip class probability x mean map
+probability inside the box`` (algorithm.md 2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from halgui.core.al.boxes import BoxConfig, decode
 from halgui.core.al.data import ClipConfig
 from halgui.core.al.model import ActorLocalizer, mc_forward
 from halgui.core.metrics_tubes import Detection, Tube, link_detections
@@ -31,6 +35,11 @@ class PredictConfig:
     min_score: float = 0.01       # detections scored lower are not reported
     min_area: int = 4             # components smaller than this (model pixels) are noise
     batch_size: int = 8           # clips per forward pass
+    #: with a box head, whose class probabilities score a box: "actor" (the box head's, at
+    #: the box's centre: close actors doing different things get different classes) or
+    #: "clip" (the clip's class head, as boxes from the actor map are scored)
+    box_classes: str = "actor"
+    boxes: BoxConfig = field(default_factory=BoxConfig)
 
 
 def windows(n_frames: int, clip: ClipConfig) -> list[np.ndarray]:
@@ -55,6 +64,9 @@ class WindowOutput:
     maps: np.ndarray          # (R, T, h, w) map probabilities of R passes (R = 1: no dropout)
     classes: np.ndarray       # (R, C) class probabilities
     embedding: np.ndarray     # (D,)
+    #: the box head's maps (centre probabilities (T, h, w), edges (4, T, h, w), class
+    #: probabilities (C, T, h, w)) from the deterministic pass of a model with a box head
+    box_maps: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 @torch.no_grad()
@@ -75,13 +87,19 @@ def run_windows(
         chunk = wins[i:i + batch_size]
         x = torch.from_numpy(np.stack([np.asarray(frames[w]) for w in chunk])).to(device)
         x = model.normalise(x)
+        box_np = None
         if passes:
             maps, classes, embedding = mc_forward(model, x, passes)  # (R, B, ...)
         else:
-            out = model.heads(*model.features(x))
+            deep, skip, boxes = model.features_and_boxes(x)
+            out = model.heads(deep, skip)
             maps = torch.sigmoid(out.map_logits.float())[None]
             classes = torch.sigmoid(out.class_logits.float())[None]
             embedding = out.embedding.float()
+            if boxes is not None:
+                box_np = (torch.sigmoid(boxes.centre_logits.float()).cpu().numpy(),
+                          boxes.edges.float().cpu().numpy(),
+                          torch.sigmoid(boxes.class_logits.float()).cpu().numpy())
         if full_size:
             r, b = maps.shape[:2]
             maps = model.upsample(maps.flatten(0, 1)).view(r, b, *maps.shape[2:3],
@@ -89,7 +107,8 @@ def run_windows(
         maps_np, classes_np = maps.cpu().numpy(), classes.cpu().numpy()
         emb_np = embedding.cpu().numpy()
         for j, w in enumerate(chunk):
-            yield WindowOutput(w, maps_np[:, j], classes_np[:, j], emb_np[j])
+            yield WindowOutput(w, maps_np[:, j], classes_np[:, j], emb_np[j],
+                               None if box_np is None else tuple(a[j] for a in box_np))
 
 
 def boxes_from_map(prob: np.ndarray, threshold: float, min_area: int
@@ -133,17 +152,16 @@ def detect_video_and_classes(
     per_window: list[np.ndarray] = []  # class probabilities of each window
     wins = windows(n, clip)
     for k, out in enumerate(run_windows(model, frames, clip, batch_size=config.batch_size,
-                                        full_size=True)):
+                                        full_size=model.box_head is None)):
         if cancel is not None:
             cancel.check()
         class_prob = out.classes[0]
         per_window.append(class_prob)
         for t in range(len(out.frames)):
             found = []
-            for (x1, y1, x2, y2), inside in boxes_from_map(out.maps[0, t], config.threshold,
-                                                           config.min_area):
-                for c, p in enumerate(class_prob):
-                    score = float(p) * inside
+            for (x1, y1, x2, y2), strength, probs in frame_boxes(out, t, config):
+                for c, p in enumerate(probs):
+                    score = float(p) * strength
                     if score >= config.min_score:
                         found.append(Detection(name, -1, class_names[c], score, x1 * sx,
                                                y1 * sy, x2 * sx, y2 * sy))
@@ -152,6 +170,21 @@ def detect_video_and_classes(
     nearest = nearest_sampled(n, clip)
     detections = [d._replace(frame=f) for f in range(n) for d in per_sample[nearest[f]]]
     return detections, np.stack(per_window)[nearest // clip.clip_len]
+
+
+def frame_boxes(out: WindowOutput, t: int, config: PredictConfig
+                 ) -> list[tuple[tuple[float, float, float, float], float, np.ndarray]]:
+    """Frame ``t`` of a window: its boxes (clip pixels), their strength and the class
+    probabilities that score them."""
+    if out.box_maps is None:
+        return [(box, inside, out.classes[0])
+                for box, inside in boxes_from_map(out.maps[0, t], config.threshold,
+                                                  config.min_area)]
+    centre, edges, classes = out.box_maps
+    found = decode(centre[t], edges[:, t], classes[:, t], config.boxes)
+    if config.box_classes == "clip":
+        return [(box, peak, out.classes[0]) for box, peak, _ in found]
+    return found
 
 
 def predictions_json(

@@ -28,8 +28,12 @@ __all__ = ["SHIPPED", "build_from", "resolve", "shipped_path"]
 
 #: Starting points that ship with halgui: name -> file in halgui/resources/weights.
 SHIPPED: dict[str, str] = {"synth": "synth-trunk.pt"}
-_KEEP = ("backbone", "width", "head_channels", "embed_dim", "class_pooling", "dropout")
-_FRESH = "class_head."  # the only weights that depend on the project's classes
+_KEEP = ("backbone", "width", "head_channels", "embed_dim", "class_pooling", "dropout",
+         "box_channels")
+#: the weights that depend on the project's classes
+_FRESH = ("class_head.", "box_head.classes.")
+#: a starting point without a box head gives none: the project's model starts it fresh
+_OPTIONAL = "box_head."
 
 
 def shipped_path(name: str) -> Path:
@@ -65,7 +69,9 @@ def build_from(source: str | Path, config: ModelConfig) -> tuple[ActorLocalizer,
     model = ActorLocalizer(dataclasses.replace(config, **kept))
     state = {k: v for k, v in start.model.state_dict().items() if not k.startswith(_FRESH)}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith(_FRESH) for k in missing):
+    fresh = _FRESH if start.model.box_head is not None else (*_FRESH, _OPTIONAL)
+    unexpected = [k for k in unexpected if not k.startswith(_OPTIONAL)]  # project: components
+    if unexpected or any(not k.startswith(fresh) for k in missing):
         raise HalguiError(f"{path}: does not fit the model (missing {sorted(missing)}, "
                           f"unexpected {sorted(unexpected)})")
     return model, {**start.info, "pretrained_from": str(path),

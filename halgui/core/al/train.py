@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from halgui.core.al.boxes import BoxConfig, box_loss
 from halgui.core.al.data import Batch, ClipConfig, VideoLabels, epoch_centres, make_batch, prefetch
 from halgui.core.al.stew import StewConfig, stew_loss
 from halgui.core.errors import HalguiError
@@ -53,6 +54,9 @@ class TrainConfig:
     width: int = 16             # model width (see ModelConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
     stew: StewConfig = field(default_factory=StewConfig)
+    boxes: BoxConfig = field(default_factory=BoxConfig)
+    #: where the model's boxes come from (model.ModelConfig.boxes) when it is built here
+    box_source: str = "centre"
 
 
 class ClusterTerm(Protocol):
@@ -81,7 +85,7 @@ def build_model(n_classes: int, config: TrainConfig) -> ActorLocalizer:
 
     model_config = ModelConfig(
         n_classes=n_classes, clip_len=config.clip.clip_len, stride=config.clip.stride,
-        size=config.clip.size, width=config.width)
+        size=config.clip.size, width=config.width, boxes=config.box_source)
     if config.pretrained is None:
         return ActorLocalizer(model_config)
     from halgui.core.al.pretrained import build_from
@@ -126,7 +130,7 @@ def train(
 
     def make(i: int) -> Batch:
         return make_batch(videos, plan.items(i), config.clip, config.stew,
-                          np.random.default_rng([config.seed, i]))
+                          np.random.default_rng([config.seed, i]), config.boxes)
 
     losses: list[float] = []
     start = time.perf_counter()
@@ -140,7 +144,8 @@ def train(
             if cancel is not None:
                 cancel.check()
             try:
-                loss = train_step(model, optimiser, batch, device, config.stew, autocast, cluster)
+                loss = train_step(model, optimiser, batch, device, config.stew, autocast, cluster,
+                                  config.boxes)
             except torch.OutOfMemoryError as exc:
                 raise TrainingError(f"out of memory on {device} at step {step}: lower the "
                                     "batch size or use the CPU") from exc
@@ -231,6 +236,7 @@ class _Schedule:
 def train_step(
     model: ActorLocalizer, optimiser: torch.optim.Optimizer, batch: Batch,
     device: torch.device, stew: StewConfig, autocast: bool, cluster: ClusterTerm | None,
+    box_config: BoxConfig | None = None,
 ) -> float:
     import torch
 
@@ -245,6 +251,10 @@ def train_step(
         out = model(x)
     parts = stew_loss(out.map_logits, masks, weights, out.class_logits, classes, stew)
     loss = parts["loss"]
+    if out.boxes is not None and batch.boxes is not None:
+        targets = {k: torch.from_numpy(v).to(device, non_blocking=True)
+                   for k, v in batch.boxes.items()}
+        loss = loss + box_loss(out.boxes, targets, weights, box_config or BoxConfig())["box_loss"]
     z = torch.nn.functional.normalize(out.embedding.float(), dim=1)
     if cluster is not None:
         loss = loss + stew.beta_cluster * cluster.loss(z)

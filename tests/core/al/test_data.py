@@ -53,12 +53,18 @@ def test_augment_moves_targets_and_weights_with_the_frames():
         frames[t, 8:20, x:x + 10] = 230
         masks[t, 8:20, x:x + 10] = 1
     weights = masks * 0.5 + 0.25
+    boxes = [np.array([[x, 8, x + 10, 20, 3]], np.float32) for x in (2, 6, 12, 18)]
     flipped = cropped = 0
     for _ in range(20):
-        f, m, w = augment(frames, masks, weights, CLIP, rng)
+        f, m, w, b = augment(frames, masks, weights, CLIP, rng, boxes)
         assert f.shape == frames.shape and m.shape == masks.shape and w.shape == weights.shape
         bright = f.mean(axis=-1) > 125
         assert (m == bright).mean() > 0.97  # only resampled edge pixels may disagree
+        for t in range(4):  # each box is still the bright square's box, class kept
+            rows, cols = np.nonzero(bright[t])
+            np.testing.assert_allclose(b[t][0, :4], [cols.min(), rows.min(), cols.max() + 1,
+                                                     rows.max() + 1], atol=1.5)
+            assert b[t][0, 4] == 3
         np.testing.assert_array_equal(w, m * 0.5 + 0.25)
         flipped += bool(m[0, :, 16:].sum() > m[0, :, :16].sum())
         cropped += bool(m.sum() != masks.sum())

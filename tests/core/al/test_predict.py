@@ -46,7 +46,8 @@ def test_boxes_from_map_by_hand():
 def constant_model(foreground: bool) -> ActorLocalizer:
     """A model whose maps are all actor (or none) and whose class 0 is certain."""
     torch.manual_seed(0)
-    m = ActorLocalizer(ModelConfig(n_classes=2, clip_len=4, size=32, width=4, embed_dim=8))
+    m = ActorLocalizer(ModelConfig(n_classes=2, clip_len=4, size=32, width=4, embed_dim=8,
+                                   boxes="components"))
     with torch.no_grad():
         m.map_head.weight.zero_()
         m.map_head.bias.fill_(12.0 if foreground else -12.0)

@@ -34,11 +34,28 @@ def test_every_weight_but_the_class_head_comes_from_the_pretrained_model(pretrai
     assert (model.config.n_classes, model.config.clip_len, model.config.size) == (2, 4, 32)
     assert set(mine) == set(start)
     for key, value in mine.items():
-        if key.startswith("class_head."):
+        if key.startswith(("class_head.", "box_head.classes.")):  # one row per class
             assert value.shape[0] == 2 and start[key].shape[0] == 3
         else:
             assert torch.equal(value, start[key]), key
     assert info["pretrained_classes"] == ["kick", "clap", "bow"] and info["made"] == "test"
+
+
+def test_a_starting_point_without_a_box_head_gives_all_it_has(tmp_path):
+    """A trunk trained before models had a box head (boxes from actor-map components) still
+    starts a box-head model: the box head starts fresh, everything else comes from it."""
+    torch.manual_seed(4)
+    old = ActorLocalizer(ModelConfig(n_classes=3, clip_len=8, size=48, width=4,
+                                     boxes="components"))
+    path = checkpoint.save(tmp_path / "old.pt", old, ["kick", "clap", "bow"])
+    model, _ = build_from(path, ModelConfig(n_classes=2, clip_len=4, size=32))
+    assert model.box_head is not None
+    start = old.state_dict()
+    for key, value in model.state_dict().items():
+        if key.startswith("box_head."):
+            assert key not in start
+        elif not key.startswith("class_head."):
+            assert torch.equal(value, start[key]), key
 
 
 def test_training_from_a_pretrained_model_starts_from_its_weights(pretrained, tmp_path):
@@ -47,7 +64,7 @@ def test_training_from_a_pretrained_model_starts_from_its_weights(pretrained, tm
                               tmp_path / "m.pt"))
     trained = checkpoint.load(result.checkpoint).model.state_dict()
     start = checkpoint.load(pretrained).model.state_dict()
-    kept = [k for k in trained if not k.startswith("class_head.")
+    kept = [k for k in trained if not k.startswith(("class_head.", "box_head.classes."))
             and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
     assert kept and all(torch.equal(trained[k], start[k]) for k in kept)  # lr 0
     scratch = build_model(2, dataclasses.replace(config, pretrained=None))
