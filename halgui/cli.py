@@ -356,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from a pretrained model, keeping all but its class head: synth "
                         "(halgui's own trunk, the default, as rounds do), a checkpoint file, "
                         "or none (from scratch)")
+    p.add_argument("--boxes", default="centre", choices=("centre", "components"),
+                   help="where a new model's boxes come from: centre (a box head finds each "
+                        "acting actor's centre, box and classes; the default) or components "
+                        "(connected components of the actor map)")
     p.add_argument("--out", type=Path, default=None, help="checkpoint to write")
 
     p = command("predict", cmd_predict, "detect actions in a project's videos",
@@ -441,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips-per-epoch", type=int, default=None)
     p.add_argument("--passes", type=int, default=10, help="MC-dropout passes R")
     p.add_argument("--no-reference", action="store_true")
+    p.add_argument("--resume", action="store_true",
+                   help="go on with an interrupted run in --out: its finished runs (a "
+                        "strategy and seed that reached --target, a reference) are kept, the "
+                        "rest run (a strategy cut short starts again from its round 0)")
     p.add_argument("--report-only", action="store_true",
                    help="only redraw the report from OUT/results.partial.jsonl (a finished "
                         "or interrupted run)")

@@ -44,7 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         resolve(pretrained)  # a missing file is refused before any data is read
     config = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size,
                          pretrained=pretrained, seed=args.seed, device=args.device,
-                         stew=StewConfig(weighting=args.weighting))
+                         stew=StewConfig(weighting=args.weighting), box_source=args.boxes)
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
         clip = dataclasses.replace(clip, size=args.size)
@@ -379,20 +379,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         run_config = json.loads(config_file.read_text()) if config_file.exists() else None
     else:
         run_config = {"ground_truth": str(gt), **dataclasses.asdict(config)}
+        done = _resumable(partial, config_file, run_config, config) if args.resume else {}
+        kept = [r for got in done.values() for r in got]
         started = []
 
         def keep(event: Any) -> None:
             if not started:  # the simulation took its folders: an earlier run's are replaced
-                started.append(True)
-                partial.write_text("", encoding="utf-8")
+                started.append(True)  # (a resumed run keeps the rows of its finished runs)
+                partial.write_text("".join(json.dumps(r.flat()) + "\n" for r in kept),
+                                   encoding="utf-8")
                 config_file.write_text(json.dumps(run_config, indent=1), encoding="utf-8")
             if "row" in event.extra:
                 with open(partial, "a", encoding="utf-8") as f:
                     f.write(json.dumps(event.extra["row"].flat()) + "\n")
 
-        rows = drive(simulate(out / "runs", gt, config, CancelFlag()), quiet=args.json,
-                     on_event=keep)
+        rows = drive(simulate(out / "runs", gt, config, CancelFlag(), done=done),
+                     quiet=args.json, on_event=keep)
         header = f"{(time.perf_counter() - start) / 60:.1f} minutes"
+        if done:
+            header += (f" (resumed: {len(done)} finished runs of an earlier start kept, "
+                       f"{len(kept)} rows)")
     points = report.aggregate(rows)
     report.write_csv(rows, out / "results.csv")
     report.plot(points, out / "results.png")
@@ -414,6 +420,29 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print("\n".join(text[6:]))
         print(f"\nwrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.png'}")
     return 0
+
+
+def _resumable(partial: Path, config_file: Path, run_config: dict[str, Any],
+               config: Any) -> dict[tuple[int, str], list[Any]]:
+    """The finished runs of an interrupted simulation in the same folder, if it was made with
+    the same protocol (strategies and seeds may differ); one line otherwise."""
+    from halgui.core.al.simulate import finished_runs
+
+    if not partial.exists() or not config_file.exists():
+        raise HalguiError(f"{partial.parent}: nothing to resume (no results.partial.jsonl or "
+                          "config.json); run without --resume")
+    try:
+        before = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise HalguiError(f"{config_file}: cannot be read ({exc})") from exc
+    now = json.loads(json.dumps(run_config))
+    differs = sorted(k for k in now.keys() | before.keys()
+                     if k not in ("strategies", "seeds") and now.get(k) != before.get(k))
+    if differs:
+        raise HalguiError(f"{config_file}: the interrupted run used other settings "
+                          f"({', '.join(differs)}); resume with the same options, or run "
+                          "without --resume to start over")
+    return finished_runs(_read_rows(partial), config)
 
 
 def _read_rows(path: Path) -> list[Any]:

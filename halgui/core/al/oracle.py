@@ -52,6 +52,20 @@ class Oracle:
 
         return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
 
+    def state(self) -> dict[str, Any]:
+        """What the oracle has revealed (its project tracks and count), as JSON, so a run
+        can go on after an interruption with :meth:`restore`."""
+        return {"boxes_revealed": self.boxes_revealed,
+                "project_tracks": {name: [t.project_track for t in tracks]
+                                   for name, tracks in self.tracks.items()}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back a :meth:`state` of an oracle made from the same ground truth."""
+        self.boxes_revealed = int(state["boxes_revealed"])
+        for name, ids in state["project_tracks"].items():
+            for track, project_track in zip(self.tracks[name], ids, strict=True):
+                track.project_track = project_track
+
     def reveal(self, project: Project, frames: Iterable[tuple[int, int]]) -> int:
         """Label ``(video id, frame)`` pairs from ground truth, in one transaction; returns the
         number of boxes drawn. An oracle remembers the project tracks it made: to go on with a

@@ -70,11 +70,21 @@ def fresh(folder: Path, key: str = "") -> None:
 def reuse(folder: Path, key: str) -> bool:
     """Whether ``folder`` is the simulation's, finished, and made from ``key``; otherwise it
     is made :func:`fresh` (to be filled, then marked :func:`finished`) and False returned."""
-    found = marker(folder)
-    if found is not None and found.get("key") == key and found.get("finished") is True:
+    if is_finished(folder, key):
         return True
     fresh(folder, key)
     return False
+
+
+def is_finished(folder: Path, key: str) -> bool:
+    """Whether ``folder`` is the simulation's, made from ``key`` and finished."""
+    found = marker(folder)
+    return found is not None and found.get("key") == key and found.get("finished") is True
+
+
+def mark(folder: Path, key: str) -> None:
+    """Mark a folder the simulation has just made (and not finished) as its own."""
+    _write(folder, key, finished=False)
 
 
 def finished(folder: Path, key: str) -> None:

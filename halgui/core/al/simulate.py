@@ -13,8 +13,9 @@ import copy
 import dataclasses
 import json
 import math
+import shutil
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,6 +125,18 @@ def _no_test_videos(path: Path) -> HalguiError:
                        "\"test\"; without one it is \"train\")")
 
 
+def _fresh_copy(source: Path, target: Path, key: str) -> Project:
+    """:func:`copy_project` into ``target`` made new: the folder of a run cut short is
+    removed first (only if the simulation made it: :mod:`owned`), and the copy is marked as
+    the simulation's, unfinished, with ``key``."""
+    owned.check(target)
+    if target.exists():
+        shutil.rmtree(target)
+    project = copy_project(source, target)
+    owned.mark(target, key)
+    return project
+
+
 def copy_project(source: Path, target: Path) -> Project:
     """A consistent copy of a project's database (SQLite's backup API); the clip cache is
     shared through a link, so each video is decoded once for the whole simulation."""
@@ -141,11 +154,26 @@ def copy_project(source: Path, target: Path) -> Project:
     return Project.open(target)
 
 
+def finished_runs(rows: list[Row], config: SimulateConfig) -> dict[tuple[int, str], list[Row]]:
+    """The (seed, strategy) runs among ``rows`` that ended (a strategy's last round reached
+    the target share; a reference row exists), with their rows: what a resumed run keeps."""
+    by_run: dict[tuple[int, str], list[Row]] = {}
+    for row in rows:
+        by_run.setdefault((row.seed, row.strategy), []).append(row)
+    target = 100 * config.target_fraction - 1e-9
+    return {key: sorted(got, key=lambda r: r.round) for key, got in by_run.items()
+            if key[1] == "reference" or max(r.frames_pct for r in got) >= target}
+
+
 def simulate(
     workdir: str | Path, ground_truth: str | Path, config: SimulateConfig = SimulateConfig(),
-    cancel: CancelFlag | None = None,
+    cancel: CancelFlag | None = None, done: Mapping[tuple[int, str], list[Row]] | None = None,
 ) -> Generator[Progress, None, list[Row]]:
-    """Run the protocol; returns one row per (strategy, seed, round) plus reference rows."""
+    """Run the protocol; returns one row per (strategy, seed, round) plus reference rows.
+
+    ``done`` (:func:`finished_runs` of an interrupted run of this config) resumes: those runs
+    are not run again and their rows are returned as they were; a seed's round 0 is reused
+    when it was finished, and a strategy that was cut short runs again from it."""
     workdir = Path(workdir)
     ground_truth = Path(ground_truth)
     document = json.loads(ground_truth.read_text(encoding="utf-8"))
@@ -158,38 +186,76 @@ def simulate(
         owned.check(folder)  # one the simulation did not make: refused before any work
     workdir.mkdir(parents=True, exist_ok=True)
     yield from shared_base(base, ground_truth)
+    done = dict(done or {})
     rows: list[Row] = []
     runs = [(seed, s) for seed in config.seeds for s in config.strategies]
-    done = 0
+    finished = 0
     for seed in config.seeds:
         seed_dir = workdir / f"seed{seed}"
-        owned.fresh(seed_dir)  # the simulation's own folder of an earlier run, if any
-        start = copy_project(base, seed_dir / "start")
+        wanted = [*config.strategies, *(["reference"] if config.reference else [])]
+        if all((seed, s) in done for s in wanted):  # nothing left of this seed
+            rows += [r for s in wanted for r in done[(seed, s)]]
+            finished += len(config.strategies)
+            continue
+        if not done:
+            owned.fresh(seed_dir)  # the simulation's own folder of an earlier run, if any
+        key = owned.key_of(str(ground_truth.resolve()), seed, dataclasses.asdict(config.round),
+                           config.initial_fraction, config.budget_fraction)
+        round_config, oracle = yield from _seed_start(seed_dir, base, seed, key, config,
+                                                      document, cancel)
+        for strategy in config.strategies:
+            yield Progress("simulating", finished, len(runs), f"{strategy} seed {seed}")
+            if (seed, strategy) in done:
+                rows += done[(seed, strategy)]
+            else:
+                rows += yield from _run_strategy(seed_dir, strategy, seed, copy.deepcopy(oracle),
+                                                 round_config, config, test_gt, cancel)
+            finished += 1
+        if config.reference:
+            if (seed, "reference") in done:
+                rows += done[(seed, "reference")]
+            else:
+                rows.append((yield from _reference(seed_dir, base, seed, round_config,
+                                                   config.rounds, document, test_gt, cancel)))
+    yield Progress("simulating", len(runs), len(runs))
+    return rows
+
+
+def _seed_start(seed_dir: Path, base: Path, seed: int, key: str, config: SimulateConfig,
+                document: dict[str, Any], cancel: CancelFlag | None
+                ) -> Generator[Progress, None, tuple[RoundConfig, Oracle]]:
+    """A seed's round 0, shared by every strategy: the project ``seed_dir/start`` and the
+    oracle that labeled it. One an earlier run finished for this very config is reused."""
+    start_dir = seed_dir / "start"
+    if not seed_dir.exists():
+        owned.fresh(seed_dir)
+    reused = owned.is_finished(start_dir, key)
+    start = Project.open(start_dir) if reused else _fresh_copy(base, start_dir, key)
+    try:
         pool_frames = sum(v.n_frames for v in start.videos() if v.split == "train")
         selection = dataclasses.replace(config.round.selection, seed=seed,
                                         cold_fraction=config.initial_fraction,
                                         budget=max(1, round(config.budget_fraction * pool_frames)))
         round_config = dataclasses.replace(config.round, seed=seed, selection=selection)
         oracle = Oracle.from_json(document)
-        first = yield from run_round(start, round_config, cancel)
-        oracle.reveal(start, _proposals(start, first.number))
+        state = start_dir / "oracle.json"
+        if reused:
+            oracle.restore(json.loads(state.read_text(encoding="utf-8")))
+        else:
+            first = yield from run_round(start, round_config, cancel)
+            oracle.reveal(start, _proposals(start, first.number))
+            state.write_text(json.dumps(oracle.state()), encoding="utf-8")
+    finally:
         start.close()
-        for strategy in config.strategies:
-            yield Progress("simulating", done, len(runs), f"{strategy} seed {seed}")
-            rows += yield from _run_strategy(seed_dir, strategy, seed, copy.deepcopy(oracle),
-                                             round_config, config, test_gt, cancel)
-            done += 1
-        if config.reference:
-            rows.append((yield from _reference(seed_dir, base, seed, round_config,
-                                               config.rounds, document, test_gt, cancel)))
-    yield Progress("simulating", len(runs), len(runs))
-    return rows
+    if not reused:
+        owned.finished(start_dir, key)
+    return round_config, oracle
 
 
 def _run_strategy(seed_dir: Path, strategy: str, seed: int, oracle: Oracle,
                   round_config: RoundConfig, config: SimulateConfig, test_gt: dict[str, Any],
                   cancel: CancelFlag | None) -> Generator[Progress, None, list[Row]]:
-    project = copy_project(seed_dir / "start", seed_dir / strategy)
+    project = _fresh_copy(seed_dir / "start", seed_dir / strategy, strategy)
     rows = []
     try:
         while True:
@@ -222,7 +288,7 @@ def _reference(seed_dir: Path, base: Path, seed: int, round_config: RoundConfig,
     from halgui.core.al.train import train
 
     start = time.perf_counter()
-    project = copy_project(base, seed_dir / "reference")
+    project = _fresh_copy(base, seed_dir / "reference", "reference")
     try:
         oracle = Oracle.from_json(document)
         oracle.reveal(project, [(v.id, f) for v in project.videos() if v.split == "train"
