@@ -5,10 +5,12 @@ one folder of JPEG frames per video, or .avi files; AVA, MultiSports, COCO/CVAT/
 video files or frame folders). After an import the videos are annotation-only; after a move
 their files are gone. :func:`link_media` looks for each such video under a media root:
 
-1. ``ROOT/NAME``: a frame folder (or a video file, for a name that keeps its extension);
+1. ``ROOT/NAME``: a frame folder (or a video file, for a name that keeps its extension), or a
+   folder whose one frame subfolder holds the frames (MOTChallenge's ``NAME/img1``);
 2. ``ROOT/NAME.EXT`` for each of :attr:`LinkConfig.extensions`;
 3. when neither exists, anything at any depth under ROOT whose folder name or file stem is the
-   name's last component, if no other video of the project ends in the same component.
+   name's last component (a folder counting as named so when its one frame subfolder is not),
+   if no other video of the project ends in the same component.
 
 One candidate is probed and linked if it agrees with the labels
 (:func:`~halgui.core.media_check.media_problem`); otherwise the video is *mismatched*. Several
@@ -216,6 +218,9 @@ def _direct(root: Path, parts: tuple[str, ...], config: LinkConfig) -> list[Path
     if base.is_dir():
         if is_frame_folder(base):
             found.append(base)
+        else:
+            inner = [d for d in sorted(base.iterdir()) if is_frame_folder(d)]
+            found.extend(inner if len(inner) == 1 else ())
     elif base.is_file() and base.suffix.lower() in {e.lower() for e in config.extensions}:
         found.append(base)
     for ext in config.extensions:
@@ -233,16 +238,25 @@ class _MediaIndex:
     def __init__(self, root: Path, config: LinkConfig) -> None:
         extensions = {e.lower() for e in config.extensions}
         self._by_name: dict[str, list[Path]] = defaultdict(list)
+        frame_folders: dict[Path, list[Path]] = defaultdict(list)  # parent -> its frame folders
         for folder, _, names in os.walk(root):
             here = Path(folder)
             if here != root and any(os.path.splitext(n)[1].lower() in FRAME_EXTENSIONS
                                     for n in names):
                 self._by_name[here.name].append(here)
+                frame_folders[here.parent].append(here)
             for name in names:
                 stem, ext = os.path.splitext(name)
                 if ext.lower() in extensions:
                     self._by_name[stem].append(here / name)
                     self._by_name[name].append(here / name)
+        for parent, inner in frame_folders.items():
+            if len(inner) == 1 and parent != root and not _holds_frames(parent):
+                self._by_name[parent.name].append(inner[0])
 
     def named(self, name: str) -> list[Path]:
         return sorted(set(self._by_name.get(name, ())))
+
+
+def _holds_frames(folder: Path) -> bool:
+    return any(p.suffix.lower() in FRAME_EXTENSIONS for p in folder.iterdir() if p.is_file())
