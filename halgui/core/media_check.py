@@ -14,6 +14,7 @@ carries the whole name.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
@@ -21,7 +22,13 @@ from pathlib import Path
 
 from halgui.core.errors import VideoError
 from halgui.core.project import VideoRecord
-from halgui.core.video import VIDEO_EXTENSIONS, VideoInfo, fingerprint, frame_files, probe
+from halgui.core.video import (
+    FRAME_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    VideoInfo,
+    fingerprint,
+    probe,
+)
 
 __all__ = [
     "check_media",
@@ -67,8 +74,11 @@ def numbering_gap(folder: Path) -> str | None:
     """The first hole or repeat in a frame folder's numbering (the last number in each name,
     any zero padding), or None when the numbers run on by one or some name carries none."""
     numbers: list[tuple[int, str]] = []
-    for frame in frame_files(folder):
-        match = _LAST_NUMBER.search(frame.stem)
+    for name in os.listdir(folder):  # names only: no stat, no natural sort (a folder is big)
+        stem, ext = os.path.splitext(name)
+        if ext.lower() not in FRAME_EXTENSIONS:
+            continue
+        match = _LAST_NUMBER.search(stem)
         if match is None:
             return None
         numbers.append((int(match.group(1)), match.group(1)))
