@@ -10,7 +10,9 @@ their files are gone. :func:`link_media` looks for each such video under a media
 2. ``ROOT/NAME.EXT`` for each of :attr:`LinkConfig.extensions`;
 3. when neither exists, anything at any depth under ROOT whose folder name or file stem is the
    name's last component (a folder counting as named so when its one frame subfolder is not),
-   if no other video of the project ends in the same component.
+   if no other video of the project ends in the same component;
+4. for a moved video file that none of these finds (renamed as well as moved): a video file
+   under ROOT with the fingerprint (size and hash) the project recorded.
 
 One candidate is probed and linked if it agrees with the labels
 (:func:`~halgui.core.media_check.media_problem`); otherwise the video is *mismatched*. Several
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from halgui.core.errors import VideoError
+from halgui.core.errors import ProjectError, VideoError
 from halgui.core.media_check import check_media, name_parts
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import Project, VideoRecord
@@ -141,6 +143,9 @@ def link_media(
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise VideoError(root, "is not a folder (give the folder that holds the media)")
+    if project.read_only and not dry_run:
+        raise ProjectError(project.folder, f"is open read-only ({project.read_only_reason}): "
+                                           "nothing can be linked")
     result = LinkResult(root, dry_run)
     todo = [v for v in (yield from unlinked(project, cancel)) if only is None or v.id in only]
     everyone = project.videos()
@@ -170,6 +175,12 @@ def link_media(
                            "the dataset's layout", candidates=tuple(index.named(parts[-1]))))
                 continue
         candidates = [c for c in candidates if c.resolve() not in taken]
+        if not candidates and video.hash is not None and video.kind == "file":
+            if index is None:
+                yield Progress("listing media", 0, 1, str(root))
+                index = _MediaIndex(root, config)
+            candidates = [c for c in index.with_fingerprint(video.size, video.hash)
+                          if c.resolve() not in taken]
         if not candidates:
             result.outcomes.append(LinkOutcome(video.id, video.name, "missing",
                                                detail=f"nothing under {root} has its name"))
@@ -238,6 +249,7 @@ class _MediaIndex:
     def __init__(self, root: Path, config: LinkConfig) -> None:
         extensions = {e.lower() for e in config.extensions}
         self._by_name: dict[str, list[Path]] = defaultdict(list)
+        self._files: list[Path] = []  # every video file, for rule 4
         frame_folders: dict[Path, list[Path]] = defaultdict(list)  # parent -> its frame folders
         for folder, _, names in os.walk(root):
             here = Path(folder)
@@ -248,6 +260,7 @@ class _MediaIndex:
             for name in names:
                 stem, ext = os.path.splitext(name)
                 if ext.lower() in extensions:
+                    self._files.append(here / name)
                     self._by_name[stem].append(here / name)
                     self._by_name[name].append(here / name)
         for parent, inner in frame_folders.items():
@@ -256,6 +269,18 @@ class _MediaIndex:
 
     def named(self, name: str) -> list[Path]:
         return sorted(set(self._by_name.get(name, ())))
+
+    def with_fingerprint(self, size: int | None, digest: str) -> list[Path]:
+        """The video files whose fingerprint is ``(size, digest)`` (only same-size files are
+        read)."""
+        found = []
+        for path in self._files:
+            try:
+                if path.stat().st_size == size and fingerprint(path) == (size, digest):
+                    found.append(path)
+            except (OSError, VideoError):
+                continue
+        return found
 
 
 def _holds_frames(folder: Path) -> bool:

@@ -159,3 +159,29 @@ def test_add_links_a_folder_named_like_an_annotation_only_video(project, tmp_pat
     assert project.video_by_name(SKIJET).path is None and len(project.videos()) == 6
     new = write_frames(tmp_path / "something_else", 4)
     assert len(run_to_end(add_videos(project, [new])).added) == 1
+
+
+def test_a_moved_and_renamed_file_is_found_by_its_fingerprint(tmp_path):
+    with Project.create(tmp_path / "p") as project:
+        write_mp4(tmp_path / "a.mp4", n_frames=12, seed=4)
+        write_mp4(tmp_path / "decoy.mp4", n_frames=12, seed=5)  # same length, other content
+        (video_id,) = run_to_end(add_videos(project, [tmp_path / "a.mp4"])).added
+        (tmp_path / "media" / "deep").mkdir(parents=True)
+        shutil.move(tmp_path / "a.mp4", tmp_path / "media" / "deep" / "renamed.mp4")
+        shutil.move(tmp_path / "decoy.mp4", tmp_path / "media" / "a_copy.mp4")
+        (row,) = run_to_end(link_media(project, tmp_path / "media")).outcomes
+        assert (row.status, row.path) == ("linked",
+                                          (tmp_path / "media" / "deep" / "renamed.mp4").resolve())
+        assert project.video(video_id).path == row.path
+
+
+def test_a_read_only_project_is_refused_before_anything_is_probed(tmp_path):
+    from halgui.core.errors import ProjectError
+
+    import_excerpt(tmp_path).close()
+    write_frames(tmp_path / "m" / BASKETBALL, excerpt_frames()[BASKETBALL])
+    with Project.open(tmp_path / "p", read_only="a test") as project:
+        with pytest.raises(ProjectError, match="read-only"):
+            run_to_end(link_media(project, tmp_path / "m"))
+        dry = run_to_end(link_media(project, tmp_path / "m", dry_run=True))
+        assert dry.counts()["linked"] == 1 and project.video_by_name(BASKETBALL).path is None
