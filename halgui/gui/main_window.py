@@ -314,7 +314,11 @@ class MainWindow(QMainWindow):
             self.video_list.refresh()
             failed = getattr(result, "failed", [])
             added = len(getattr(result, "added", []))
-            self.statusBar().showMessage(f"Added {added} video(s)", 5000)
+            linked = len(getattr(result, "linked", []))
+            also = f"; linked {linked} to imported labels of the same name" if linked else ""
+            self.statusBar().showMessage(f"Added {added} video(s){also}", 5000)
+            if linked and self.video is not None and self.frames is None:
+                self.open_video(self.video.id)  # it may be one of them: show its frames
             if failed:
                 show_error(self, "Some videos were not added", "\n".join(map(str, failed)))
             if added and self.video is None:

@@ -76,3 +76,16 @@ def test_link_media_from_the_window(qtbot, tmp_path, window, results):
     assert window.frames is not None and window.frames.info.n_frames == frames[BASKETBALL]
     assert window.canvas is not None
     assert window.frames.get(0).shape == (240, 320, 3)
+
+
+def test_adding_a_folder_named_like_the_shown_video_links_it(qtbot, tmp_path, window):
+    import_excerpt(tmp_path).close()
+    folder = write_frames(tmp_path / "rgb-images" / BASKETBALL, excerpt_frames()[BASKETBALL])
+    assert window.open_project(tmp_path / "p")
+    assert window.video is not None and window.video.name == BASKETBALL and window.frames is None
+    with qtbot.waitSignal(window.worker.finished, timeout=30_000):
+        assert window.add_videos([folder])  # as a drop or File > Add a folder does
+    qtbot.waitUntil(lambda: window.frames is not None, timeout=5000)
+    assert "linked 1 to imported labels" in window.statusBar().currentMessage()
+    assert window.video_list.model.rowCount() == 6
+    assert window.frames.info.n_frames == excerpt_frames()[BASKETBALL]
