@@ -63,8 +63,10 @@ def print_link_report(report: dict[str, Any], as_json: bool,
     problems = report["problems"]
     for problem in problems[:config.problems_shown]:
         where = f" ({problem['path']})" if "path" in problem else ""
-        print(f"{problem['status']}: {problem['video']}{where}: {problem.get('detail', '')}",
-              file=sys.stderr)
+        which = ("; candidates: " + ", ".join(problem["candidates"])
+                 if problem["status"] == "ambiguous" and problem.get("candidates") else "")
+        print(f"{problem['status']}: {problem['video']}{where}: {problem.get('detail', '')}"
+              f"{which}", file=sys.stderr)
     if len(problems) > config.problems_shown:
         print(f"... and {len(problems) - config.problems_shown} more (--json lists them all)",
               file=sys.stderr)
