@@ -19,6 +19,7 @@ from typing import Any
 
 from halgui import __version__
 from halgui.cli_common import EXIT_USAGE, HalguiParser, drive, output, synth_config
+from halgui.cli_media import cmd_link, link_arguments, link_into, print_link_report
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag
 
@@ -60,6 +61,7 @@ def cmd_add(args: argparse.Namespace) -> int:
                        quiet=args.json)
     report = {
         "added": len(result.added),
+        "linked": [{"video": v.name, "path": str(v.path)} for v in result.linked],
         "already_present": [str(p) for p in result.already_present],
         "failed": [str(e) for e in result.failed],
     }
@@ -67,6 +69,9 @@ def cmd_add(args: argparse.Namespace) -> int:
         output(report, True)
     else:
         print(f"added {len(result.added)} video(s)")
+        for video in result.linked:
+            print(f"linked {video.path} to the annotation-only video {video.name} "
+                  "(not added again)")
         for path in result.already_present:
             print(f"already in the project: {path}")
         for error in result.failed:
@@ -109,6 +114,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from halgui.core.project import DB_NAME, Project
 
     module = formats.get(args.format)
+    if args.media is not None and not args.media.is_dir():
+        raise HalguiError(f"{args.media}: --media must be a folder that holds the media")
 
     target = Path(args.dir)
     created = not (target / DB_NAME).exists()
@@ -120,18 +127,31 @@ def cmd_import(args: argparse.Namespace) -> int:
         _remove_new_project(new)
         raise
     try:
+        before = {v.id for v in project.videos()}
         summary = drive(module.import_labels(project, args.path, CancelFlag()),
                         quiet=args.json)
     except BaseException:
         project.close()
         _remove_new_project(new)  # leave no empty project behind a failed import
         raise
-    project.close()
-    output(
-        {"videos": summary.videos, "linked": summary.linked, "tracks": summary.tracks,
-         "keyframe_boxes": summary.keyframes, "labeled_frames": summary.labeled_frames},
-        args.json,
-    )
+    report: dict[str, Any] = {
+        "videos": summary.videos, "linked": summary.linked, "tracks": summary.tracks,
+        "keyframe_boxes": summary.keyframes, "labeled_frames": summary.labeled_frames}
+    try:
+        if args.media is not None:  # the imported videos only, not others waiting for media
+            imported = {v.id for v in project.videos()} - before
+            media = link_into(project, args.media, only=imported, quiet=args.json)
+            report["linked"] += media["linked"]
+    finally:
+        project.close()
+    if args.media is None:
+        output(report, args.json)
+    elif args.json:
+        output({**report, "media": media}, True)
+    else:
+        output(report, False)
+        print(f"media from {media['media_root']}:")
+        print_link_report(media, False)
     return 0
 
 
@@ -317,6 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path)
     p.add_argument("path", type=Path)
     p.add_argument("--format", required=True, choices=_format_names())
+    p.add_argument("--media", type=Path, default=None, metavar="MEDIA_ROOT",
+                   help="then link the imported videos to their media in this folder, by "
+                        "name (as halgui link does)")
+    _force_flag(p)
+
+    p = command("link", cmd_link, "link annotation-only (or moved) videos to their media "
+                "under MEDIA_ROOT, by name; each must fit its labels", json_flag=True)
+    p.add_argument("dir", type=Path)
+    link_arguments(p)
     _force_flag(p)
 
     p = command("export", cmd_export, "export a project's labels")

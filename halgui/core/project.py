@@ -217,12 +217,15 @@ class Project:
         rows = self._query("SELECT * FROM videos WHERE name = ?", (name,))
         return self._video(rows[0]) if rows else None
 
-    def link_video(self, video_id: int, path: str | Path, size: int, hash: str) -> None:
-        """Point a video at a (moved or newly found) file; the caller checked it matches."""
+    def link_video(self, video_id: int, path: str | Path, size: int, hash: str,
+                   kind: str | None = None) -> None:
+        """Point a video at a (moved or newly found) file or frame folder (``kind``, when
+        given); the caller checked it matches."""
         with self.transaction() as c:
             c.execute(
-                "UPDATE videos SET path = ?, size = ?, hash = ? WHERE id = ?",
-                (self._store_path(path), size, hash, video_id),
+                "UPDATE videos SET path = ?, size = ?, hash = ?, kind = COALESCE(?, kind)"
+                " WHERE id = ?",
+                (self._store_path(path), size, hash, kind, video_id),
             )
 
     def set_split(self, video_id: int, split: str) -> None:

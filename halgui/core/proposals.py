@@ -69,6 +69,12 @@ class VideoSummary:
     cluster: int | None
     informativeness: float | None
     after_round: bool = False  # whether any round has run yet
+    path: str | None = None  # as stored: relative to the project folder, or absolute; None:
+    #                          annotation-only, waiting to be linked to its media
+
+    @property
+    def linked(self) -> bool:
+        return self.path is not None
 
     @property
     def status(self) -> str:
@@ -182,7 +188,7 @@ def video_summaries(source: Source) -> list[VideoSummary]:
                    (SELECT COUNT(*) FROM proposals p JOIN labeled_frames l
                         ON l.video_id = p.video_id AND l.frame = p.frame
                         WHERE p.round_id = ?1 AND p.video_id = v.id),
-                   s.cluster, s.informativeness
+                   s.cluster, s.informativeness, v.path
             FROM videos v
             LEFT JOIN video_scores s ON s.video_id = v.id AND s.round_id = ?1
             ORDER BY v.id
@@ -192,8 +198,8 @@ def video_summaries(source: Source) -> list[VideoSummary]:
     return [
         VideoSummary(int(i), name, int(n), int(lab), int(prop), int(done),
                      None if c is None else int(c), None if inf is None else float(inf),
-                     round_id is not None)
-        for i, name, n, lab, prop, done, c, inf in rows
+                     round_id is not None, path)
+        for i, name, n, lab, prop, done, c, inf, path in rows
     ]
 
 

@@ -286,7 +286,8 @@ class MainWindow(QMainWindow):
             except HalguiError as exc:
                 show_error(self, f"Cannot show video {video.name}", exc)
         else:
-            self.statusBar().showMessage(f"{video.name} is not linked to a video file yet")
+            self.statusBar().showMessage(f"{video.name} is not linked to a video file yet: "
+                                         "File > Link media (Ctrl+L)")
         self.canvas.set_video(video, self.frames)
         self.model_view.set_video(video)
         self.timeline.load(self.project, video.id, video.fps)
@@ -313,7 +314,11 @@ class MainWindow(QMainWindow):
             self.video_list.refresh()
             failed = getattr(result, "failed", [])
             added = len(getattr(result, "added", []))
-            self.statusBar().showMessage(f"Added {added} video(s)", 5000)
+            linked = len(getattr(result, "linked", []))
+            also = f"; linked {linked} to imported labels of the same name" if linked else ""
+            self.statusBar().showMessage(f"Added {added} video(s){also}", 5000)
+            if linked and self.video is not None and self.frames is None:
+                self.open_video(self.video.id)  # it may be one of them: show its frames
             if failed:
                 show_error(self, "Some videos were not added", "\n".join(map(str, failed)))
             if added and self.video is None:
@@ -321,6 +326,32 @@ class MainWindow(QMainWindow):
 
         return self.run_job("Adding videos",
                             lambda c: add_videos(project, paths, skip_bad=True, cancel=c), done)
+
+    @Slot()
+    def link_media_dialog(self) -> None:
+        from halgui.gui.dialogs.link_media import ask_media_folder
+
+        if self.project is not None and (folder := ask_media_folder(self)) is not None:
+            self.link_media(folder)
+
+    def link_media(self, folder: Path) -> bool:
+        """Link the videos that need media to what ``folder`` holds, by name, in the
+        background (:func:`halgui.core.media_link.link_media`); the outcome in a dialog."""
+        from halgui.core.media_link import link_media
+        from halgui.gui.dialogs.link_media import show_link_result
+
+        project = self.project
+        if project is None:
+            return False
+
+        def done(result: object) -> None:
+            self.video_list.refresh()
+            if self.video is not None and self.frames is None:  # it may have frames now
+                self.open_video(self.video.id)
+            show_link_result(self, result)  # type: ignore[arg-type]
+
+        return self.run_job("Linking media",
+                            lambda c: link_media(project, folder, cancel=c), done)
 
     # ------------------------------------------------------------------ import and export
     @Slot()

@@ -83,6 +83,7 @@ def build(w: MainWindow) -> Menus:
       icon="add-video", tool=True)
     a(m, "Add a &folder of videos…", lambda: w.add_videos(files.ask_video_folder(w)))
     a(m, "&Import labels…", w.import_dialog, ("Ctrl+I",), icon="import")
+    a(m, "&Link media…", w.link_media_dialog, ("Ctrl+L",), icon="link-media")
     a(m, "&Export labels…", w.export_dialog, ("Ctrl+E",), icon="export")
     m.addSeparator()
     a(m, "&Close project", w.close_project, (Key.Close,))

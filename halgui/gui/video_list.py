@@ -3,12 +3,16 @@
 Columns: name, frames, labeled frames, proposed frames (of the latest round), cluster and
 informativeness. The rows come from one read (:func:`halgui.core.proposals.video_summaries`);
 the model re-reads on :meth:`VideoListModel.refresh` (labels changed, a round finished, videos
-added). The view filters to *to label*, *in progress* or *done* and reports a double-click (or
-Enter) as :attr:`VideoList.videoActivated`.
+added). A video with no media (annotation-only, waiting to be linked, or whose file is gone)
+shows the ``no-media`` icon by its name; whether a linked file is still there is looked up only
+when a video's path changes, never on a label edit. The view filters to *to label*, *in
+progress*, *done* or *no media* and reports a double-click (or Enter) as
+:attr:`VideoList.videoActivated`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
@@ -20,6 +24,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -32,6 +37,7 @@ from PySide6.QtWidgets import (
 from halgui.core import proposals
 from halgui.core.project import Project
 from halgui.core.proposals import VideoSummary
+from halgui.gui import icons
 
 __all__ = ["FILTERS", "VideoList", "VideoListModel", "VideoListProxy"]
 
@@ -46,12 +52,16 @@ HEADER_TIPS = (
     "Cluster of the video in the latest round (diverse picks come from different clusters)",
     "Informativeness: how much the latest round expects labeling this video to help",
 )
-#: Filter names shown in the view, in order; "all" shows every video.
-FILTERS = ("all", "to label", "in progress", "done")
+#: Filter names shown in the view, in order; "all" shows every video, "no media" those that
+#: cannot show frames (not linked, or the file is gone).
+FILTERS = ("all", "to label", "in progress", "done", "no media")
+#: A row's media, as MEDIA_ROLE gives it.
+LINKED, NOT_LINKED, FILE_MISSING = "linked", "not linked", "file missing"
 
 VIDEO_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
 SORT_ROLE = Qt.ItemDataRole.UserRole + 3
+MEDIA_ROLE = Qt.ItemDataRole.UserRole + 4
 
 
 class VideoListModel(QAbstractTableModel):
@@ -60,21 +70,26 @@ class VideoListModel(QAbstractTableModel):
     VideoIdRole = VIDEO_ID_ROLE
     StatusRole = STATUS_ROLE
     SortRole = SORT_ROLE
+    MediaRole = MEDIA_ROLE
 
     def __init__(self, project: Project | None = None, parent: Any = None) -> None:
         super().__init__(parent)
         self._project = project
         self._rows: list[VideoSummary] = []
+        self._present: dict[tuple[int, str], bool] = {}  # (video, stored path) -> file there
+        self._no_media: QIcon | None = None
         self.refresh()
 
     def set_project(self, project: Project | None) -> None:
         self._project = project
+        self._present = {}
         self.refresh()
 
     @Slot()
     def refresh(self) -> None:
         """Re-read every row; a changed set of videos resets the model, else rows update."""
         rows = proposals.video_summaries(self._project) if self._project is not None else []
+        self._check_media(rows)
         if [r.video_id for r in rows] != [r.video_id for r in self._rows]:
             self.beginResetModel()
             self._rows = rows
@@ -85,6 +100,20 @@ class VideoListModel(QAbstractTableModel):
 
     def summary(self, row: int) -> VideoSummary:
         return self._rows[row]
+
+    def media(self, row: int) -> str:
+        """LINKED, NOT_LINKED (annotation-only) or FILE_MISSING for a row."""
+        r = self._rows[row]
+        if r.path is None:
+            return NOT_LINKED
+        return LINKED if self._present.get((r.video_id, r.path), True) else FILE_MISSING
+
+    def _check_media(self, rows: list[VideoSummary]) -> None:
+        """Whether each linked video's file or folder exists, for new (video, path) pairs."""
+        keys = {(r.video_id, r.path) for r in rows if r.path is not None}
+        folder = self._project.folder if self._project is not None else Path()
+        self._present = {key: self._present[key] if key in self._present
+                         else (folder / key[1]).exists() for key in keys}
 
     def row_of(self, video_id: int) -> int | None:
         return next((i for i, r in enumerate(self._rows) if r.video_id == video_id), None)
@@ -108,10 +137,22 @@ class VideoListModel(QAbstractTableModel):
             return r.video_id
         if role == STATUS_ROLE:
             return r.status
+        if role == MEDIA_ROLE:
+            return self.media(index.row())
+        if role == Qt.ItemDataRole.DecorationRole and col == 0:
+            if self.media(index.row()) == LINKED or QGuiApplication.instance() is None:
+                return None  # an icon is drawn, which needs the GUI (a model alone has none)
+            if self._no_media is None:
+                self._no_media = icons.icon("no-media")
+            return self._no_media
         if role == Qt.ItemDataRole.TextAlignmentRole and col > 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"{r.name}: {r.status}"
+            media = self.media(index.row())
+            if media != LINKED:
+                tip += ("; not linked to its media yet (File > Link media)" if media == NOT_LINKED
+                        else "; its file is gone (File > Link media finds it again)")
             if r.proposed:
                 tip += f"; {r.proposed_labeled} of {r.proposed} proposed frames labeled"
             return tip
@@ -178,6 +219,8 @@ class VideoListProxy(QSortFilterProxyModel):
         if self._status == "all":
             return True
         index = self.sourceModel().index(source_row, 0, source_parent)
+        if self._status == "no media":
+            return index.data(MEDIA_ROLE) != LINKED
         return index.data(STATUS_ROLE) == self._status
 
 
@@ -193,7 +236,8 @@ class VideoList(QWidget):
         self.proxy.setSourceModel(self.model)
         self.filter = QComboBox()
         self.filter.addItems([f.capitalize() for f in FILTERS])
-        self.filter.setToolTip("Show only the videos to label, in progress or done")
+        self.filter.setToolTip("Show only the videos to label, in progress or done, or those "
+                               "with no media (not linked yet, or the file is gone)")
         self.filter.currentIndexChanged.connect(lambda i: self.proxy.set_status(FILTERS[i]))
         self.table = QTableView()
         self.table.setModel(self.proxy)

@@ -102,3 +102,28 @@ def test_double_click_opens_the_video(qtbot, project):
         qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         qtbot.mouseDClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert blocker.args == [3]  # "sit"
+
+
+def test_videos_with_no_media_are_marked_and_filtered(qapp, tmp_path):
+    from halgui.core.ingest import add_videos
+    from halgui.core.progress import run_to_end
+    from halgui.gui.video_list import FILE_MISSING, FILTERS, LINKED, MEDIA_ROLE, NOT_LINKED
+    from tests.core.videos import write_mp4
+
+    with Project.create(tmp_path / "p") as project:
+        run_to_end(add_videos(project, [write_mp4(tmp_path / "kept.mp4"),
+                                        write_mp4(tmp_path / "gone.mp4", seed=1)]))
+        project.add_video("waiting", path=None, width=64, height=48, n_frames=12)
+        (tmp_path / "gone.mp4").unlink()
+        view = VideoList(project)
+        model = view.model
+        media = {model.index(r, 0).data(): model.index(r, 0).data(MEDIA_ROLE) for r in range(3)}
+        assert media == {"kept": LINKED, "gone": FILE_MISSING, "waiting": NOT_LINKED}
+        icons = {model.index(r, 0).data(): model.index(r, 0).data(Qt.ItemDataRole.DecorationRole)
+                 for r in range(3)}
+        assert icons["kept"] is None and icons["gone"] is not None and icons["waiting"] is not None
+        assert "not linked" in model.index(2, 0).data(Qt.ItemDataRole.ToolTipRole)
+        view.filter.setCurrentIndex(FILTERS.index("no media"))
+        shown = {view.proxy.index(r, 0).data() for r in range(view.proxy.rowCount())}
+        assert shown == {"gone", "waiting"}
+        view.deleteLater()
