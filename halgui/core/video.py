@@ -55,6 +55,8 @@ VIDEO_EXTENSIONS = frozenset(
 )
 FRAME_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
 _MIB = 1 << 20
+Size = int | tuple[int, int]
+"""A resize target: S for S x S, or (width, height)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,10 @@ def is_frame_folder(path: str | Path) -> bool:
         return False
 
 
+def _wh(size: Size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
 def _natural_key(name: str) -> list[int | str]:
     # re.split with a group alternates text and digits, so ints only ever meet ints.
     return [int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", name)]
@@ -207,9 +213,10 @@ class VideoReader:
         return self._read(self._check(index), None)
 
     def iter_frames(
-        self, start: int = 0, stop: int | None = None, *, size: int | None = None
+        self, start: int = 0, stop: int | None = None, *, size: Size | None = None
     ) -> Iterator[np.ndarray]:
-        """Frames ``start .. stop - 1`` in order, resized to ``size`` x ``size`` if given."""
+        """Frames ``start .. stop - 1`` in order, resized if ``size`` is given: ``S`` gives
+        S x S frames, ``(width, height)`` frames of that shape."""
         stop = self.info.n_frames if stop is None else min(stop, self.info.n_frames)
         for index in range(start, stop):
             yield self._read(self._check(index), size)
@@ -230,7 +237,7 @@ class VideoReader:
             raise FrameRangeError(self.info.path, f"has no frame {index} (frames are 0..{last})")
         return index
 
-    def _read(self, index: int, size: int | None) -> np.ndarray:
+    def _read(self, index: int, size: Size | None) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -246,14 +253,14 @@ class _FolderReader(VideoReader):
         height, width = _imread(self._files[0]).shape[:2]
         self.info = VideoInfo(path, width, height, config.frames_fps, len(self._files), "frames")
 
-    def _read(self, index: int, size: int | None) -> np.ndarray:
+    def _read(self, index: int, size: Size | None) -> np.ndarray:
         image = _imread(self._files[index])
         if image.shape[:2] != (self.info.height, self.info.width):
             h, w = image.shape[:2]
             want = f"{self.info.width}x{self.info.height}"
             raise VideoError(self._files[index], f"is {w}x{h}, the folder's first frame {want}")
         if size is not None:
-            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+            image = cv2.resize(image, _wh(size), interpolation=cv2.INTER_AREA)
         return image
 
 
@@ -407,7 +414,7 @@ class _FileReader(VideoReader):
 
     # --- reading
 
-    def _read(self, index: int, size: int | None) -> np.ndarray:
+    def _read(self, index: int, size: Size | None) -> np.ndarray:
         try:
             frame = self._frame(index)
         except (_Miss, av.error.FFmpegError) as error:
@@ -420,7 +427,9 @@ class _FileReader(VideoReader):
         if size is None:
             array = frame.to_ndarray(format="rgb24")
         else:
-            array = frame.to_ndarray(format="rgb24", width=size, height=size, interpolation="AREA")
+            width, height = _wh(size)
+            array = frame.to_ndarray(format="rgb24", width=width, height=height,
+                                     interpolation="AREA")
         return np.ascontiguousarray(array)
 
     def _frame(self, index: int) -> av.VideoFrame:
