@@ -13,8 +13,9 @@ content pans and moves, like camera footage, then measures what a labeler feels:
   build time and size per minute of source (built afresh in a temporary folder each run).
 
 Limits are DESIGN.md section 6: next/previous frame <= 16 ms p95 from cache at 1080p, random seek
-<= 150 ms p95; a proxy builds no slower than 2x real time (120 s per minute). Random-seek cost grows with the distance to the previous keyframe, so it depends
-on the GOP length (``gop``); the context records it.
+<= 150 ms p95; a proxy builds no slower than 2x real time (120 s per minute of source).
+Random-seek cost grows with the distance to the previous keyframe, so it depends on the GOP
+length (``gop``); the context records it.
 
 Run: ``halgui bench video`` or ``python -m halgui.bench.video [--gop N]``.
 """

@@ -77,6 +77,11 @@ class VideoConfig:
     """Frames between two progress events of a clip-cache build."""
     frames_fps: float = 25.0
     """Frame rate reported for a folder of frame images, which carries none."""
+    full_frame_rest_ms: int = 400
+    """How long the playhead must rest on a frame shown from a proxy before the canvas fetches
+    it from the video itself (a seek there costs a few hundred ms on long-GOP footage)."""
+    full_frame_cache_bytes: int = 32 * _MIB
+    """Byte budget of the cache of those full-resolution frames (a few 1080p frames)."""
     forward_decode_max: int = 32
     """Decode forward instead of seeking when the target is at most this many frames ahead
     (and no known keyframe lies in between)."""
