@@ -200,6 +200,20 @@ class ProxyStore:
     def total_bytes(self) -> int:
         return sum(size for _, size in self.usage())
 
+    def prune(self, keep: list[tuple[int, str]]) -> int:
+        """Delete the proxies of files that are not among ``keep`` (``(size, digest)``
+        fingerprints: a project's videos, as stored): those of videos removed or changed
+        since. Returns how many went."""
+        prefixes = tuple(f"{digest[:32]}-{size}-" for size, digest in keep)
+        gone = 0
+        with self._lock:
+            for path, _ in self.usage():
+                if not path.name.startswith(prefixes):
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                        gone += 1
+        return gone
+
     def build(self, source: VideoSource, cancel: CancelFlag | None = None, *,
               background: bool = False) -> Generator[Progress, None, Path]:
         """Encode the proxy of ``source``, yielding progress; returns its path (at once if it
@@ -339,21 +353,25 @@ def wanted_proxies(project: Project, store: ProxyStore | None = None,
                    video_ids: list[int] | None = None) -> list[tuple[str, VideoSource]]:
     """The project's linked videos (or those of ``video_ids``) that have a file but no proxy
     in ``store`` (default: the project's), as ``(name, source)``; none if the project's proxy
-    setting is off. A video whose file is gone is left out: it has nothing to build from."""
+    setting is off. A video whose file is gone is left out: it has nothing to build from.
+    Proxies of files the project no longer has (a video changed on disk) are deleted."""
     if not ProxySettings.load(project).enabled:
         return []
     store = store or ProxyStore.for_project(project)
-    out = []
+    keep = [(v.size, v.hash) for v in project.videos() if v.size is not None and v.hash]
+    sources = []
     for video in project.videos():
-        if video.path is None or (video_ids is not None and video.id not in video_ids):
+        if video.path is None:
             continue
         try:
-            source = VideoSource.from_record(video)
+            source = VideoSource.from_record(video)  # a file changed on disk: its new print
         except VideoError:
             continue
-        if not store.has(source):
-            out.append((video.name, source))
-    return out
+        keep.append(source.key)
+        if video_ids is None or video.id in video_ids:
+            sources.append((video.name, source))
+    store.prune(keep)
+    return [(name, source) for name, source in sources if not store.has(source)]
 
 
 def build_proxies(store: ProxyStore, videos: list[tuple[str, VideoSource]],

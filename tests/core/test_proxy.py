@@ -209,3 +209,29 @@ def test_setting_off_wants_no_proxies(vfr_video, tmp_path):
     ProxySettings(enabled=False).save(project)
     assert wanted_proxies(project) == []
     project.close()
+
+
+def test_proxies_of_changed_videos_are_pruned_when_the_project_looks(tmp_path):
+    path = write_h264(tmp_path / "v.mp4", 31, gop=30)
+    project = _project(tmp_path, path)
+    store = ProxyStore.for_project(project, SMALL)
+    run_to_end(build_proxies(store, wanted_proxies(project, store)))
+    (old,) = store.usage()
+    write_h264(path, 33, gop=30)  # changed on disk, then relinked (new fingerprint stored)
+    (video,) = project.videos()
+    project.link_video(video.id, path, *VideoSource.from_path(path).key)
+    todo = wanted_proxies(project, store)
+    assert [name for name, _ in todo] == [video.name]
+    assert not old[0].exists() and store.usage() == []
+    project.close()
+
+
+def test_a_file_changed_but_not_relinked_keeps_its_new_proxy(tmp_path):
+    path = write_h264(tmp_path / "v.mp4", 31, gop=30)
+    project = _project(tmp_path, path)
+    store = ProxyStore.for_project(project, SMALL)
+    write_h264(path, 33, gop=30)  # the record still has the old size and print
+    report = run_to_end(build_proxies(store, wanted_proxies(project, store)))
+    assert report is not None and len(report.built) == 1
+    assert wanted_proxies(project, store) == [] and len(store.usage()) == 1
+    project.close()
