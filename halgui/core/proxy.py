@@ -28,7 +28,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
@@ -242,7 +242,9 @@ class ProxyStore:
                 temp = target.with_name(
                     f"{target.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.mp4")
                 yield Progress("proxy", 0, info.n_frames, name)
-                yield from self._encode(reader, temp, (width, height), cancel, source.path)
+                yield from self._encode(reader, temp, (width, height), cancel,
+                                        lambda used: self._make_room(used, keep=target,
+                                                                     needed_for=source))
             written = open_video(temp)
             with written:
                 if len(written) != info.n_frames:
@@ -250,8 +252,9 @@ class ProxyStore:
                                                   f" video {info.n_frames}; not kept")
             with self._lock:
                 os.replace(temp, target)
-            temp = None
+            temp = target  # removed below if it does not fit after all
             self._make_room(0, keep=target, needed_for=source)
+            temp = None
             return target
         except (Cancelled, ProxyError):
             raise
@@ -271,7 +274,10 @@ class ProxyStore:
                     temp.unlink()
 
     def _encode(self, reader: VideoReader, temp: Path, size: tuple[int, int],
-                cancel: CancelFlag | None, video: Path) -> Generator[Progress, None, None]:
+                cancel: CancelFlag | None, fit: Callable[[int], None]
+                ) -> Generator[Progress, None, None]:  # fmt: skip
+        """Write the proxy to ``temp``; ``fit(bytes written)`` makes room for it in the budget
+        as it grows (or raises)."""
         import av
 
         info, config = reader.info, self.config
@@ -294,16 +300,10 @@ class ProxyStore:
                 for packet in stream.encode(frame):
                     out.mux(packet)
                 if (i + 1) % every == 0 or i + 1 == n:
-                    self._check_budget(temp, video)
-                    yield Progress("proxy", i + 1, n, video.name)
+                    fit(temp.stat().st_size)
+                    yield Progress("proxy", i + 1, n, reader.info.path.name)
             for packet in stream.encode():
                 out.mux(packet)
-
-    def _check_budget(self, temp: Path, video: Path) -> None:
-        used = temp.stat().st_size
-        if self.total_bytes() + used > self.budget_bytes:
-            raise ProxyError(video, f"no proxy: the proxies would take more than the disk"
-                                   f" budget of {self.budget_bytes // _MIB} MiB (Proxy settings)")
 
     def _make_room(self, needed: int, *, keep: Path, needed_for: VideoSource) -> None:
         """Evict least recently used proxies (never ``keep``) until ``needed`` more bytes fit;
@@ -313,9 +313,9 @@ class ProxyStore:
             kept = sum(s for p, s in self.usage() if p == keep)
             total = kept + sum(s for _, s in proxies)
             if kept + needed > self.budget_bytes:
-                raise ProxyError(needed_for.path, f"no proxy: it needs about {needed // _MIB}"
-                                 f" MiB, more than the disk budget of"
-                                 f" {self.budget_bytes // _MIB} MiB (Proxy settings)")
+                raise ProxyError(needed_for.path, f"no proxy: it needs {(kept + needed) / _MIB:.1f}"
+                                 f" MiB or more, over the disk budget of"
+                                 f" {self.budget_bytes // _MIB} MiB (halgui proxy --budget-mib)")
             for path, size in proxies:
                 if total + needed <= self.budget_bytes:
                     break

@@ -131,14 +131,16 @@ def test_proxy_with_the_wrong_count_is_dropped_not_used(tmp_path):
     project.close()
 
 
-def test_budget_evicts_least_recently_used_and_refuses_what_cannot_fit(tmp_path):
+@pytest.mark.parametrize("guess", ["right", "too low"])
+def test_budget_evicts_least_recently_used_and_refuses_what_cannot_fit(tmp_path, guess):
     paths = [write_h264(tmp_path / f"v{k}.mp4", 40, gop=40 - k) for k in range(3)]
     probe_store = _store(tmp_path / "probe", config=ProxyConfig())
     run_to_end(probe_store.build(VideoSource.from_path(paths[0])))
     size = probe_store.total_bytes()  # 160x120 (kept size): a few KiB
     assert size > 0
-    # The builder's guess of a proxy's size is the real one; room for two and a half.
-    config = ProxyConfig(bytes_per_pixel=size / (W * H * 40))
+    # Room for two and a half. The builder's guess of a proxy's size makes room before it
+    # starts; a guess too low is caught as the proxy grows.
+    config = ProxyConfig(bytes_per_pixel=size / (W * H * 40) if guess == "right" else 1e-9)
     budget = 2 * size + size // 2
     store = _store(tmp_path, budget=budget, config=config)
     sources = [VideoSource.from_path(p) for p in paths]
