@@ -72,7 +72,7 @@ class ProxyController(QObject):
         if not todo:
             return
         store = self.store
-        self.label.setText("Proxy: starting")
+        self.label.setText("Building proxy: starting")
         self.bar.setRange(0, 0)
         self.bar.show()
         self.worker.start(lambda cancel: build_proxies(store, todo, cancel, background=True))
@@ -87,7 +87,7 @@ class ProxyController(QObject):
     def _progress(self, event: object) -> None:
         if not isinstance(event, Progress):
             return
-        self.label.setText(f"Proxy: {event.message}")
+        self.label.setText(f"Building proxy: {event.message}")
         self.label.setToolTip("A small copy of each video for fast seeking, built once")
         self.bar.setRange(0, max(1, event.total))
         self.bar.setValue(event.done)
