@@ -200,6 +200,18 @@ class ProxyStore:
     def total_bytes(self) -> int:
         return sum(size for _, size in self.usage())
 
+    def trim(self) -> None:
+        """Delete least recently used proxies until they fit the budget (after it shrank)."""
+        with self._lock:
+            proxies = self.usage()
+            total = sum(size for _, size in proxies)
+            for path, size in proxies:
+                if total <= self.budget_bytes:
+                    break
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    total -= size
+
     def prune(self, keep: list[tuple[int, str]]) -> int:
         """Delete the proxies of files that are not among ``keep`` (``(size, digest)``
         fingerprints: a project's videos, as stored): those of videos removed or changed

@@ -404,6 +404,21 @@ class MainWindow(QMainWindow):
         if self.project is not None and ask_round_settings(self, self.project):
             self.statusBar().showMessage("Round settings saved: the next round uses them", 5000)
 
+    def proxy_settings(self) -> None:
+        from halgui.core.proxy import ProxySettings
+        from halgui.gui.dialogs.proxy_settings import ProxySettingsDialog
+
+        if self.project is None or self.proxies.store is None:
+            return
+        dialog = ProxySettingsDialog(ProxySettings.load(self.project), self.proxies.store, self)
+        if dialog.exec():
+            try:
+                dialog.values().save(self.project)
+            except HalguiError as exc:
+                show_error(self, "Cannot save the proxy settings", exc)
+                return
+            self.proxies.apply(dialog.values())
+
     def accept_model_boxes(self) -> None:
         """The model's boxes on the shown frame become keyframe boxes (one undo step)."""
         if self.canvas is not None:

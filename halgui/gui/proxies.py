@@ -15,7 +15,13 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from halgui.core.progress import Progress
 from halgui.core.project import Project
-from halgui.core.proxy import ProxyReport, ProxyStore, build_proxies, wanted_proxies
+from halgui.core.proxy import (
+    ProxyReport,
+    ProxySettings,
+    ProxyStore,
+    build_proxies,
+    wanted_proxies,
+)
 from halgui.gui.worker import Worker
 
 __all__ = ["ProxyController"]
@@ -76,6 +82,19 @@ class ProxyController(QObject):
         self.bar.setRange(0, 0)
         self.bar.show()
         self.worker.start(lambda cancel: build_proxies(store, todo, cancel, background=True))
+
+    def apply(self, settings: ProxySettings) -> None:
+        """New settings (already saved): trim to the budget; stop building if proxies are off,
+        else build what is missing."""
+        if self.store is None:
+            return
+        self.store.budget_bytes = settings.budget_bytes
+        self.store.trim()
+        self.failed.clear()  # a new budget may let a failed build fit
+        if not settings.enabled:
+            self.worker.cancel()
+        else:
+            self.update()
 
     def is_running(self) -> bool:
         return self.worker.is_running()

@@ -119,3 +119,37 @@ def test_a_failed_build_shows_why_and_the_video_still_plays(qtbot, window, proje
     window.canvas.set_frame(17)
     assert window.frames.get(17).shape == (*VIDEO_SIZE[::-1], 3)
     assert window.canvas.shows_full_resolution()
+
+
+def test_proxy_settings_dialog_saves_and_a_smaller_budget_trims(qtbot, window, project, video,
+                                                               monkeypatch):
+    from halgui.core.proxy import ProxySettings
+    from halgui.gui.dialogs.proxy_settings import ProxySettingsDialog
+
+    folder = project.folder
+    project.close()
+    with qtbot.waitSignal(window.proxies.built, timeout=20000):
+        window.open_project(folder)
+    assert len(window.proxies.store.usage()) == 1
+
+    def answer(dialog: ProxySettingsDialog) -> int:
+        assert dialog.enabled.isChecked() and dialog.budget.value() == 4096
+        dialog.budget.setValue(0)
+        return 1
+
+    monkeypatch.setattr(ProxySettingsDialog, "exec", answer)
+    with qtbot.waitSignal(window.proxies.message, timeout=20000) as message:
+        window.proxy_settings()
+    assert ProxySettings.load(window.project) == ProxySettings(True, 0)
+    assert window.proxies.store.usage() == []  # trimmed to the new budget
+    assert "disk budget of 0 MiB" in message.args[0]  # and the rebuild does not fit
+
+    def switch_off(dialog: ProxySettingsDialog) -> int:
+        dialog.enabled.setChecked(False)
+        dialog.budget.setValue(100)
+        return 1
+
+    monkeypatch.setattr(ProxySettingsDialog, "exec", switch_off)
+    window.proxy_settings()
+    assert ProxySettings.load(window.project) == ProxySettings(False, 100)
+    assert not window.proxies.is_running()
