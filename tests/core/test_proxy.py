@@ -237,3 +237,23 @@ def test_a_file_changed_but_not_relinked_keeps_its_new_proxy(tmp_path):
     assert report is not None and len(report.built) == 1
     assert wanted_proxies(project, store) == [] and len(store.usage()) == 1
     project.close()
+
+
+def test_frame_folder_with_odd_sides_gets_an_exact_proxy(tmp_path):
+    import cv2
+
+    from tests.core.test_video import pattern
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(13):
+        image = cv2.resize(pattern(i), (161, 121), interpolation=cv2.INTER_NEAREST)
+        cv2.imwrite(str(folder / f"f{i}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    store = _store(tmp_path)
+    source = VideoSource.from_path(folder)
+    run_to_end(store.build(source))
+    reader = store.open(source)
+    assert reader is not None
+    with reader:
+        assert (reader.info.width, reader.info.height, len(reader)) == (80, 60, 13)
+        assert [index_of(reader.read(i)) for i in (12, 0, 7, 6)] == [12, 0, 7, 6]
