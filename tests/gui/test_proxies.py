@@ -153,3 +153,18 @@ def test_proxy_settings_dialog_saves_and_a_smaller_budget_trims(qtbot, window, p
     window.proxy_settings()
     assert ProxySettings.load(window.project) == ProxySettings(False, 100)
     assert not window.proxies.is_running()
+
+
+def test_videos_added_in_the_app_get_their_proxy(qtbot, window, tmp_path):
+    from halgui.core.project import Project
+    from tests.core.videos import write_mp4
+
+    folder = tmp_path / "empty"
+    Project.create(folder).close()
+    window.open_project(folder)
+    assert not window.proxies.is_running()
+    clip = write_mp4(tmp_path / "new.mp4", n_frames=15)
+    with qtbot.waitSignal(window.proxies.built, timeout=20000) as built:
+        window.add_videos([clip])
+    assert built.args == [["new"]]
+    assert window.video is not None and window.frames.proxy
