@@ -327,7 +327,8 @@ class ProxyStore:
             if kept + needed > self.budget_bytes:
                 raise ProxyError(needed_for.path, f"no proxy: it needs {(kept + needed) / _MIB:.1f}"
                                  f" MiB or more, over the disk budget of"
-                                 f" {self.budget_bytes // _MIB} MiB (halgui proxy --budget-mib)")
+                                 f" {self.budget_bytes // _MIB} MiB (View > Proxy settings, or"
+                                 " halgui proxy --budget-mib)")
             for path, size in proxies:
                 if total + needed <= self.budget_bytes:
                     break
