@@ -257,3 +257,10 @@ def test_frame_folder_with_odd_sides_gets_an_exact_proxy(tmp_path):
     with reader:
         assert (reader.info.width, reader.info.height, len(reader)) == (80, 60, 13)
         assert [index_of(reader.read(i)) for i in (12, 0, 7, 6)] == [12, 0, 7, 6]
+
+
+def test_encoder_failure_is_a_proxy_error_and_leaves_nothing(vfr_video, tmp_path):
+    store = _store(tmp_path, config=ProxyConfig(codec="no-such-encoder"))
+    with pytest.raises(ProxyError, match="no proxy: the encoder failed"):
+        run_to_end(store.build(VideoSource.from_path(vfr_video)))
+    assert list(store.folder.iterdir()) == []
