@@ -6,7 +6,8 @@ of shape (H, W, 3). :func:`probe` finds the true frame count, :func:`open_video`
 with random access, :func:`fingerprint` tells whether a file moved or changed. A project's video
 is read through :mod:`halgui.core.video_source` (its stored fingerprint and probe reused); the
 frame cache (playback) and the clip cache (model input) live in :mod:`halgui.core.frame_cache`
-and :mod:`halgui.core.clip_cache`.
+and :mod:`halgui.core.clip_cache`, the short-GOP copy that makes seeking fast in
+:mod:`halgui.core.proxy`.
 
 How a file is read frame-exactly: frame ``i`` is the ``i``-th distinct presentation timestamp.
 For a constant-rate file (average rate equal to the base rate, and the last frame found where
