@@ -20,6 +20,8 @@ from typing import Any
 from halgui import __version__
 from halgui.cli_common import EXIT_USAGE, HalguiParser, drive, output, synth_config
 from halgui.cli_media import cmd_link, link_arguments, link_into, print_link_report
+from halgui.cli_proxy import add_arguments as add_proxy_arguments
+from halgui.cli_proxy import cmd_proxy
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag
 
@@ -53,17 +55,23 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from halgui.cli_proxy import build_and_report
     from halgui.core.ingest import add_videos
     from halgui.core.project import Project
+    from halgui.core.proxy import ProxyStore, wanted_proxies
 
     with Project.open(args.dir, lock="halgui add", force=args.force) as project:
         result = drive(add_videos(project, args.paths, split=args.split, skip_bad=args.skip_bad),
                        quiet=args.json)
+        store = ProxyStore.for_project(project)
+        new = [*result.added, *(v.id for v in result.linked)]  # linked ones need one too
+        todo = [] if args.no_proxy else wanted_proxies(project, store, new)
     report = {
         "added": len(result.added),
         "linked": [{"video": v.name, "path": str(v.path)} for v in result.linked],
         "already_present": [str(p) for p in result.already_present],
         "failed": [str(e) for e in result.failed],
+        **build_and_report(store, todo, quiet=args.json),
     }
     if args.json:
         output(report, True)
@@ -72,6 +80,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         for video in result.linked:
             print(f"linked {video.path} to the annotation-only video {video.name} "
                   "(not added again)")
+        if report["proxies_built"]:
+            print(f"built {report['proxies_built']} proxy(ies) for fast seeking")
         for path in result.already_present:
             print(f"already in the project: {path}")
         for error in result.failed:
@@ -316,6 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="train", choices=("train", "val", "test"))
     p.add_argument("--skip-bad", action="store_true",
                    help="add the readable videos and report the others (default: add none)")
+    p.add_argument("--no-proxy", action="store_true",
+                   help="do not build proxies now (the app builds them when it opens the project)")
+    _force_flag(p)
+
+    p = command("proxy", cmd_proxy, "show, build or clear a project's proxies (small copies of"
+                " the videos for fast seeking) and set their disk budget", json_flag=True)
+    p.add_argument("dir", type=Path)
+    add_proxy_arguments(p)
     _force_flag(p)
 
     p = command("info", cmd_info, "show what a project holds", json_flag=True)

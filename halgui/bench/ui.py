@@ -8,6 +8,8 @@ Measures, against DESIGN.md section 6, on the 1080p long-GOP H.264 file of
 - next frame while stepping at 30 steps/s (a held arrow key), the frame cache prefetching as
   in the app: the same, plus any decode the prefetcher did not finish in time (<= 16 ms);
 - random seek, the same for frames not in the cache, with a pause between clicks (<= 150 ms);
+- the same stepping and seeking with the video's proxy (:mod:`halgui.core.proxy`), built in
+  the project as the app builds it, with its build time and size per minute of source;
 - time to a visible window: a fresh ``python`` process that imports the app, opens the project
   and shows the main window, timed from launch until the window is exposed (< 1.5 s); the
   median of ``window_runs`` runs. The context says whether torch was imported on the way;
@@ -40,6 +42,7 @@ import numpy as np
 from halgui.bench.video import (
     CLICK_PAUSE_S,
     NEXT_FRAME_LIMIT_MS,
+    PROXY_BUILD_LIMIT_S_PER_MIN,
     RANDOM_SEEK_LIMIT_MS,
     STEP_PAUSE_S,
     _default_workdir,
@@ -80,6 +83,7 @@ def run(workdir: Path | None = None, frames: int = 300, *, gop: int = 120, steps
     _offscreen_without_display()
     workdir = Path(workdir) if workdir is not None else _default_workdir()
     path = make_test_video(workdir, frames, gop)
+    load_before = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory(prefix="halgui-bench-ui-") as tmp:
         folder = _project(Path(tmp) / "project", path)
         canvas_rows, context = _canvas(folder, steps, seeks, seed)
@@ -95,6 +99,7 @@ def run(workdir: Path | None = None, frames: int = 300, *, gop: int = 120, steps
         context["round"] = stall["context"]
     context.update({
         "file": str(path), "frames": frames, "gop": gop, "cpus": os.cpu_count(),
+        "load_avg_1min_before": load_before,
         "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "qt_platform": os.environ.get("QT_QPA_PLATFORM", "(default)"),
         "window_runs_s": [round(s, 3) for s in window_s],
@@ -204,16 +209,21 @@ def _project(folder: Path, video: Path) -> Path:
 
 def _canvas(folder: Path, steps: int, seeks: int, seed: int
             ) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    """The canvas on the video itself, then on its proxy (built here, timed, as the app does
+    after adding the video)."""
     from PySide6.QtGui import QUndoStack
 
     from halgui.core.frame_cache import FrameCache
+    from halgui.core.progress import run_to_end
     from halgui.core.project import Project
+    from halgui.core.proxy import ProxyStore, build_proxies, proxy_size, wanted_proxies
+    from halgui.core.video import DEFAULT_CONFIG
     from halgui.gui.app import make_app
     from halgui.gui.canvas import Canvas
+    from halgui.gui.full_frame import source_frames
     from halgui.gui.label_events import LabelEvents
 
     app = make_app()
-    rng = np.random.default_rng(seed)
     with Project.open(folder) as project:
         video = project.videos()[0]
         assert video.path is not None
@@ -224,57 +234,93 @@ def _canvas(folder: Path, steps: int, seeks: int, seed: int
         app.processEvents()
         with FrameCache(video.path) as cache:
             canvas.set_video(video, cache)
-            n = video.n_frames
-
-            def show(index: int) -> float:
-                t = time.perf_counter()
-                canvas.set_frame(index)
-                canvas.viewport().repaint()
-                app.processEvents()
-                return (time.perf_counter() - t) * 1000
-
-            first = int(rng.integers(0, max(1, n - steps - 1)))
-            warm = range(first, min(n, first + min(steps, cache.max_bytes // (6 << 20) // 2)))
-            for index in warm:
-                cache.get(index)
-            cached = []
-            for index in warm:
-                app.processEvents()
-                cached.append(show(index))
-            show(first)
-            forward = []
-            for index in range(first + 1, min(n, first + steps + 1)):
-                time.sleep(STEP_PAUSE_S)
-                app.processEvents()
-                forward.append(show(index))
-            seek_ms = []
-            for _ in range(seeks):
-                held = set(cache.cached())
-                index = int(rng.choice([i for i in range(n) if i not in held]))
-                time.sleep(CLICK_PAUSE_S)
-                app.processEvents()
-                seek_ms.append(show(index))
-            hits, misses = cache.hits, cache.misses
+            source = _measure(app, canvas, cache, steps, seeks, np.random.default_rng(seed))
+        store = ProxyStore.for_project(project)
+        start = time.perf_counter()
+        report = run_to_end(build_proxies(store, wanted_proxies(project, store)))
+        build_s = time.perf_counter() - start
+        if report is None or report.failed or not report.built:
+            raise RuntimeError(f"the proxy was not built: {report}")
+        # As many proxy frames in the cache as source frames above: the test file is short
+        # enough that the whole proxy would fit, and then no click would be a seek.
+        width, height = proxy_size(video.width, video.height, store.config)
+        budget = DEFAULT_CONFIG.frame_cache_bytes * width * height // (video.width * video.height)
+        with FrameCache.for_record(video, budget, proxies=store) as cache:
+            canvas.set_video(video, cache, source_frames(video))
+            proxy = _measure(app, canvas, cache, steps, seeks, np.random.default_rng(seed))
+            proxy_size = f"{cache.info.width}x{cache.info.height}"
         canvas.set_video(None, None)
         canvas.close()
         canvas.deleteLater()
         app.processEvents()
+    minutes = video.n_frames / video.fps / 60
     rows = [
-        _row("next frame on the canvas, from cache (p95)", _p95(cached), "ms",
+        _row("next frame on the canvas, from cache (p95)", _p95(source["cached"]), "ms",
              NEXT_FRAME_LIMIT_MS),
-        _row("next frame on the canvas, stepping (p95)", _p95(forward), "ms",
+        _row("next frame on the canvas, stepping (p95)", _p95(source["forward"]), "ms",
              NEXT_FRAME_LIMIT_MS),
-        _row("random seek on the canvas (p95)", _p95(seek_ms), "ms", RANDOM_SEEK_LIMIT_MS),
+        _row("random seek on the canvas (p95)", _p95(source["seek"]), "ms",
+             RANDOM_SEEK_LIMIT_MS),
+        _row("proxy: next frame on the canvas, stepping (p95)", _p95(proxy["forward"]), "ms",
+             NEXT_FRAME_LIMIT_MS),
+        _row("proxy: random seek on the canvas (p95)", _p95(proxy["seek"]), "ms",
+             RANDOM_SEEK_LIMIT_MS),
+        _row("proxy: build time per minute of source", build_s / minutes, "s",
+             PROXY_BUILD_LIMIT_S_PER_MIN),
+        _row("proxy: disk per minute of source", store.total_bytes() / 2**20 / minutes, "MiB"),
     ]
     context = {
         "size": f"{video.width}x{video.height}", "view": "1280x720, fit to window",
-        "steps": steps, "seeks": seeks, "cache_hits": hits, "cache_misses": misses,
-        "cached_frames_timed": len(cached),
-        "from_cache_median_ms": round(float(np.median(cached)), 2),
-        "stepping_median_ms": round(float(np.median(forward)), 2),
-        "random_seek_median_ms": round(float(np.median(seek_ms)), 1),
+        "steps": steps, "seeks": seeks, "cache_hits": source["hits"],
+        "cache_misses": source["misses"], "cached_frames_timed": len(source["cached"]),
+        "from_cache_median_ms": round(float(np.median(source["cached"])), 2),
+        "stepping_median_ms": round(float(np.median(source["forward"])), 2),
+        "random_seek_median_ms": round(float(np.median(source["seek"])), 1),
+        "proxy_size": proxy_size, "proxy_build_s": round(build_s, 2),
+        "proxy_from_cache_p95_ms": round(_p95(proxy["cached"]), 2),
+        "proxy_stepping_median_ms": round(float(np.median(proxy["forward"])), 2),
+        "proxy_random_seek_median_ms": round(float(np.median(proxy["seek"])), 1),
     }
     return rows, context
+
+
+def _measure(app: Any, canvas: Any, cache: Any, steps: int, seeks: int,
+             rng: np.random.Generator) -> dict[str, Any]:
+    """Frames from the cache, stepping at 30 steps/s, then clicks to uncached frames: ms each,
+    ``Canvas.set_frame`` plus the repaint and the events it posts."""
+    n = len(cache)
+
+    def show(index: int) -> float:
+        t = time.perf_counter()
+        canvas.set_frame(index)
+        canvas.viewport().repaint()
+        app.processEvents()
+        return (time.perf_counter() - t) * 1000
+
+    first = int(rng.integers(0, max(1, n - steps - 1)))
+    frame_bytes = cache.info.width * cache.info.height * 3
+    warm = range(first, min(n, first + min(steps, cache.max_bytes // frame_bytes // 2)))
+    for index in warm:
+        cache.get(index)
+    cached = []
+    for index in warm:
+        app.processEvents()
+        cached.append(show(index))
+    show(first)
+    forward = []
+    for index in range(first + 1, min(n, first + steps + 1)):
+        time.sleep(STEP_PAUSE_S)
+        app.processEvents()
+        forward.append(show(index))
+    seek_ms = []
+    for _ in range(seeks):
+        held = set(cache.cached())
+        index = int(rng.choice([i for i in range(n) if i not in held]))
+        time.sleep(CLICK_PAUSE_S)
+        app.processEvents()
+        seek_ms.append(show(index))
+    return {"cached": cached, "forward": forward, "seek": seek_ms, "hits": cache.hits,
+            "misses": cache.misses}
 
 
 def _window(folder: Path, settings: Path, runs: int) -> tuple[list[float], bool]:

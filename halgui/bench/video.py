@@ -8,11 +8,14 @@ content pans and moves, like camera footage, then measures what a labeler feels:
   (a held arrow key), with the prefetcher running as in the app;
 - random seek, p95 of ``FrameCache.get`` for frames not in the cache (a click on the timeline),
   with a pause between clicks;
-- peak bytes the frame cache held, against its budget.
+- peak bytes the frame cache held, against its budget;
+- the same stepping and seeking on the video's proxy (:mod:`halgui.core.proxy`), and the proxy's
+  build time and size per minute of source (built afresh in a temporary folder each run).
 
 Limits are DESIGN.md section 6: next/previous frame <= 16 ms p95 from cache at 1080p, random seek
-<= 150 ms p95. Random-seek cost grows with the distance to the previous keyframe, so it depends
-on the GOP length (``gop``); the context records it.
+<= 150 ms p95; a proxy builds no slower than 2x real time (120 s per minute of source).
+Random-seek cost grows with the distance to the previous keyframe, so it depends on the GOP
+length (``gop``); the context records it.
 
 Run: ``halgui bench video`` or ``python -m halgui.bench.video [--gop N]``.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,6 +36,7 @@ NEXT_FRAME_LIMIT_MS = 16.0
 RANDOM_SEEK_LIMIT_MS = 150.0
 STEP_PAUSE_S = 1 / 30
 CLICK_PAUSE_S = 0.1
+PROXY_BUILD_LIMIT_S_PER_MIN = 120.0  # no slower than 2x real time
 WIDTH, HEIGHT, FPS = 1920, 1080, 30
 SCENE_VERSION = "v2"  # part of the cached file's name: bump when _scene or the encoding change
 NOISE = 6  # per-frame noise amplitude (grey levels, 2x2 grain): about 8 Mbit/s, like a camera
@@ -56,7 +61,7 @@ def run(
 
     workdir = Path(workdir) if workdir is not None else _default_workdir()
     path = make_test_video(workdir, frames, gop)
-    rng = np.random.default_rng(seed)
+    load_before = _load()
 
     with open_video(path) as reader:
         n = len(reader)
@@ -67,26 +72,31 @@ def run(
 
     budget = DEFAULT_CONFIG.frame_cache_bytes
     with FrameCache(path, budget) as cache:
-        first = int(rng.integers(0, max(1, n - steps - 1)))
-        forward = _step_latencies(cache, range(first, min(n, first + steps + 1)))
-        last = int(rng.integers(min(n - 1, steps), n))
-        backward = _step_latencies(cache, range(last, max(-1, last - steps - 1), -1))
-        seek_ms = []
-        for _ in range(seeks):
-            held = set(cache.cached())
-            index = int(rng.choice([i for i in range(n) if i not in held]))
-            time.sleep(CLICK_PAUSE_S)
-            t = time.perf_counter()
-            cache.get(index)
-            seek_ms.append((time.perf_counter() - t) * 1000)
-        peak, hits, misses = cache.peak_bytes, cache.hits, cache.misses
+        source = _navigate(cache, n, steps, seeks, np.random.default_rng(seed))
+    with tempfile.TemporaryDirectory(prefix="halgui-bench-proxy-") as tmp:
+        build = build_proxy(path, Path(tmp))
+        # The cache holds as many proxy frames as it held source frames: the test file is
+        # short enough that the whole proxy would fit, and then no click would be a seek.
+        info = build["reader"].info
+        frames_budget = budget * info.width * info.height // (WIDTH * HEIGHT)
+        with FrameCache(lambda: build["reader"], frames_budget, proxy=True) as cache:
+            proxy = _navigate(cache, n, steps, seeks, np.random.default_rng(seed))
+    minutes = n / FPS / 60
 
     rows = [
         _row("sequential decode 1080p to RGB", decode_fps, "frames/s"),
-        _row("next frame (FrameCache, p95)", _p95(forward), "ms", NEXT_FRAME_LIMIT_MS),
-        _row("previous frame (FrameCache, p95)", _p95(backward), "ms", NEXT_FRAME_LIMIT_MS),
-        _row("random seek (uncached, p95)", _p95(seek_ms), "ms", RANDOM_SEEK_LIMIT_MS),
-        _row("frame cache peak bytes", peak / 2**20, "MiB", budget / 2**20),
+        _row("next frame (FrameCache, p95)", _p95(source["forward"]), "ms", NEXT_FRAME_LIMIT_MS),
+        _row("previous frame (FrameCache, p95)", _p95(source["backward"]), "ms",
+             NEXT_FRAME_LIMIT_MS),
+        _row("random seek (uncached, p95)", _p95(source["seek"]), "ms", RANDOM_SEEK_LIMIT_MS),
+        _row("frame cache peak bytes", source["peak"] / 2**20, "MiB", budget / 2**20),
+        _row("proxy: next frame (p95)", _p95(proxy["forward"]), "ms", NEXT_FRAME_LIMIT_MS),
+        _row("proxy: previous frame (p95)", _p95(proxy["backward"]), "ms", NEXT_FRAME_LIMIT_MS),
+        _row("proxy: random seek (uncached, p95)", _p95(proxy["seek"]), "ms",
+             RANDOM_SEEK_LIMIT_MS),
+        _row("proxy: build time per minute of source", build["seconds"] / minutes, "s",
+             PROXY_BUILD_LIMIT_S_PER_MIN),
+        _row("proxy: disk per minute of source", build["bytes"] / 2**20 / minutes, "MiB"),
     ]
     context = {
         "file": str(path),
@@ -96,16 +106,63 @@ def run(
         "bitrate_mbit_s": round(path.stat().st_size * 8 / (n / FPS) / 1e6, 2),
         "cpus": os.cpu_count(),
         # Other work on the machine slows decoding: read the figures with the load beside them.
-        "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "load_avg_1min_before": load_before,
+        "load_avg_1min": _load(),
         "steps": steps,
         "step_pause_ms": round(STEP_PAUSE_S * 1000, 1),
         "seeks": seeks,
-        "cache_hits": hits,
-        "cache_misses": misses,
-        "next_frame_median_ms": round(float(np.median(forward)), 3),
-        "random_seek_median_ms": round(float(np.median(seek_ms)), 1),
+        "cache_hits": source["hits"],
+        "cache_misses": source["misses"],
+        "next_frame_median_ms": round(float(np.median(source["forward"])), 3),
+        "random_seek_median_ms": round(float(np.median(source["seek"])), 1),
+        "proxy_size": build["size"],
+        "proxy_build_s": round(build["seconds"], 2),
+        "proxy_random_seek_median_ms": round(float(np.median(proxy["seek"])), 1),
+        "proxy_cache_hits": proxy["hits"],
+        "proxy_cache_misses": proxy["misses"],
     }
     return {"rows": rows, "context": context}
+
+
+def build_proxy(path: Path, folder: Path) -> dict[str, Any]:
+    """Build the proxy of ``path`` in ``folder`` (timed) and open it: ``{"reader", "seconds",
+    "bytes", "size"}``."""
+    from halgui.core.progress import run_to_end
+    from halgui.core.proxy import ProxyStore
+    from halgui.core.video_source import VideoSource
+
+    store = ProxyStore(folder)
+    source = VideoSource.from_path(path)
+    start = time.perf_counter()
+    run_to_end(store.build(source))
+    seconds = time.perf_counter() - start
+    reader = store.open(source)
+    assert reader is not None
+    return {"reader": reader, "seconds": seconds, "bytes": store.total_bytes(),
+            "size": f"{reader.info.width}x{reader.info.height}"}
+
+
+def _navigate(cache: Any, n: int, steps: int, seeks: int, rng: np.random.Generator
+              ) -> dict[str, Any]:  # fmt: skip
+    """Step forward, step back, then click around, as a labeler does: latencies in ms."""
+    first = int(rng.integers(0, max(1, n - steps - 1)))
+    forward = _step_latencies(cache, range(first, min(n, first + steps + 1)))
+    last = int(rng.integers(min(n - 1, steps), n))
+    backward = _step_latencies(cache, range(last, max(-1, last - steps - 1), -1))
+    seek_ms = []
+    for _ in range(seeks):
+        held = set(cache.cached())
+        index = int(rng.choice([i for i in range(n) if i not in held]))
+        time.sleep(CLICK_PAUSE_S)
+        t = time.perf_counter()
+        cache.get(index)
+        seek_ms.append((time.perf_counter() - t) * 1000)
+    return {"forward": forward, "backward": backward, "seek": seek_ms,
+            "peak": cache.peak_bytes, "hits": cache.hits, "misses": cache.misses}
+
+
+def _load() -> float | None:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def format_table(rows: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> str:

@@ -33,6 +33,7 @@ from halgui.core.video_source import VideoSource
 
 if TYPE_CHECKING:
     from halgui.core.project import VideoRecord
+    from halgui.core.proxy import ProxyStore
 
 __all__ = ["FrameCache"]
 
@@ -54,8 +55,11 @@ class FrameCache:
         prefetch: int | None = None,
         prefetch_back: int | None = None,
         config: VideoConfig | None = None,
+        proxy: bool = False,
     ) -> None:
         config = config or DEFAULT_CONFIG
+        self.proxy = proxy
+        """Whether the frames come from the video's proxy (smaller than the video itself)."""
         self.max_bytes = config.frame_cache_bytes if max_bytes is None else int(max_bytes)
         if self.max_bytes < 0:
             raise ValueError("max_bytes must be >= 0")
@@ -97,10 +101,17 @@ class FrameCache:
 
     @classmethod
     def for_record(cls, record: VideoRecord, max_bytes: int | None = None, *,
-                   config: VideoConfig | None = None) -> FrameCache:
+                   config: VideoConfig | None = None,
+                   proxies: ProxyStore | None = None) -> FrameCache:
         """The frames of a project's video, trusting its stored fingerprint and frame count
-        while the file's size still matches (:meth:`VideoSource.from_record`)."""
-        return cls(VideoSource.from_record(record), max_bytes, config=config)
+        while the file's size still matches (:meth:`VideoSource.from_record`). With
+        ``proxies``, frames come from the video's proxy when it has one (smaller frames:
+        the caller scales them to the video's size), else from the video."""
+        source = VideoSource.from_record(record)
+        reader = proxies.open(source) if proxies is not None else None
+        if reader is not None:
+            return cls(lambda: reader, max_bytes, config=config, proxy=True)
+        return cls(source, max_bytes, config=config)
 
     def __len__(self) -> int:
         return self.info.n_frames

@@ -67,6 +67,11 @@ class Project:
         """Where the clip caches (model input) live: the one definition of that folder."""
         return self.folder / "cache" / "clips"
 
+    @property
+    def proxy_dir(self) -> Path:
+        """Where the videos' proxies (small copies for fast seeking) live."""
+        return self.folder / "cache" / "proxies"
+
     @classmethod
     def create(cls, folder: str | Path) -> Project:
         """Make a new project in ``folder`` (created if needed; must not hold a project)."""

@@ -6,7 +6,8 @@ of shape (H, W, 3). :func:`probe` finds the true frame count, :func:`open_video`
 with random access, :func:`fingerprint` tells whether a file moved or changed. A project's video
 is read through :mod:`halgui.core.video_source` (its stored fingerprint and probe reused); the
 frame cache (playback) and the clip cache (model input) live in :mod:`halgui.core.frame_cache`
-and :mod:`halgui.core.clip_cache`.
+and :mod:`halgui.core.clip_cache`, the short-GOP copy that makes seeking fast in
+:mod:`halgui.core.proxy`.
 
 How a file is read frame-exactly: frame ``i`` is the ``i``-th distinct presentation timestamp.
 For a constant-rate file (average rate equal to the base rate, and the last frame found where
@@ -55,6 +56,8 @@ VIDEO_EXTENSIONS = frozenset(
 )
 FRAME_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
 _MIB = 1 << 20
+Size = int | tuple[int, int]
+"""A resize target: S for S x S, or (width, height)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,11 @@ class VideoConfig:
     """Frames between two progress events of a clip-cache build."""
     frames_fps: float = 25.0
     """Frame rate reported for a folder of frame images, which carries none."""
+    full_frame_rest_ms: int = 400
+    """How long the playhead must rest on a frame shown from a proxy before the canvas fetches
+    it from the video itself (a seek there costs a few hundred ms on long-GOP footage)."""
+    full_frame_cache_bytes: int = 32 * _MIB
+    """Byte budget of the cache of those full-resolution frames (a few 1080p frames)."""
     forward_decode_max: int = 32
     """Decode forward instead of seeking when the target is at most this many frames ahead
     (and no known keyframe lies in between)."""
@@ -186,6 +194,10 @@ def is_frame_folder(path: str | Path) -> bool:
         return False
 
 
+def _wh(size: Size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
 def _natural_key(name: str) -> list[int | str]:
     # re.split with a group alternates text and digits, so ints only ever meet ints.
     return [int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", name)]
@@ -207,9 +219,10 @@ class VideoReader:
         return self._read(self._check(index), None)
 
     def iter_frames(
-        self, start: int = 0, stop: int | None = None, *, size: int | None = None
+        self, start: int = 0, stop: int | None = None, *, size: Size | None = None
     ) -> Iterator[np.ndarray]:
-        """Frames ``start .. stop - 1`` in order, resized to ``size`` x ``size`` if given."""
+        """Frames ``start .. stop - 1`` in order, resized if ``size`` is given: ``S`` gives
+        S x S frames, ``(width, height)`` frames of that shape."""
         stop = self.info.n_frames if stop is None else min(stop, self.info.n_frames)
         for index in range(start, stop):
             yield self._read(self._check(index), size)
@@ -230,7 +243,7 @@ class VideoReader:
             raise FrameRangeError(self.info.path, f"has no frame {index} (frames are 0..{last})")
         return index
 
-    def _read(self, index: int, size: int | None) -> np.ndarray:
+    def _read(self, index: int, size: Size | None) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -246,14 +259,14 @@ class _FolderReader(VideoReader):
         height, width = _imread(self._files[0]).shape[:2]
         self.info = VideoInfo(path, width, height, config.frames_fps, len(self._files), "frames")
 
-    def _read(self, index: int, size: int | None) -> np.ndarray:
+    def _read(self, index: int, size: Size | None) -> np.ndarray:
         image = _imread(self._files[index])
         if image.shape[:2] != (self.info.height, self.info.width):
             h, w = image.shape[:2]
             want = f"{self.info.width}x{self.info.height}"
             raise VideoError(self._files[index], f"is {w}x{h}, the folder's first frame {want}")
         if size is not None:
-            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+            image = cv2.resize(image, _wh(size), interpolation=cv2.INTER_AREA)
         return image
 
 
@@ -407,7 +420,7 @@ class _FileReader(VideoReader):
 
     # --- reading
 
-    def _read(self, index: int, size: int | None) -> np.ndarray:
+    def _read(self, index: int, size: Size | None) -> np.ndarray:
         try:
             frame = self._frame(index)
         except (_Miss, av.error.FFmpegError) as error:
@@ -420,7 +433,9 @@ class _FileReader(VideoReader):
         if size is None:
             array = frame.to_ndarray(format="rgb24")
         else:
-            array = frame.to_ndarray(format="rgb24", width=size, height=size, interpolation="AREA")
+            width, height = _wh(size)
+            array = frame.to_ndarray(format="rgb24", width=width, height=height,
+                                     interpolation="AREA")
         return np.ascontiguousarray(array)
 
     def _frame(self, index: int) -> av.VideoFrame:

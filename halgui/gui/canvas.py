@@ -13,6 +13,7 @@ drag, or Space+left drag, pans. Keys: Delete/Backspace deletes the selected box'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,7 @@ from halgui.gui.box_item import (
     resize_rect,
     rubber_band,
 )
+from halgui.gui.full_frame import FullFrameLoader
 from halgui.gui.label_events import LabelEvents
 
 __all__ = ["Canvas", "Detection"]
@@ -81,6 +83,7 @@ class Canvas(QGraphicsView):
         self.events = events
         self._video: VideoRecord | None = None
         self._frames: FrameCache | None = None
+        self._full: FullFrameLoader | None = None
         self._frame = 0
         self._class_id: int | None = None
         self._labels = VideoTracks(project, None)
@@ -92,6 +95,7 @@ class Canvas(QGraphicsView):
 
         self.setScene(QGraphicsScene(self))
         self._pixmap = QGraphicsPixmapItem()
+        self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._overlays = Overlays(self.scene())
         self._rubber = rubber_band()
         self.scene().addItem(self._pixmap)
@@ -109,10 +113,16 @@ class Canvas(QGraphicsView):
         events.classesChanged.connect(self._reload)
 
     # ------------------------------------------------------------------ what is shown
-    def set_video(self, video: VideoRecord | None, frames: FrameCache | None) -> None:
-        """Show ``video`` (frames from ``frames``; None shows a blank frame of its size)."""
+    def set_video(self, video: VideoRecord | None, frames: FrameCache | None,
+                  full: Callable[[], FrameCache] | None = None) -> None:
+        """Show ``video`` (frames from ``frames``; None shows a blank frame of its size).
+
+        When ``frames`` come from a proxy (smaller), they are stretched to the video's size,
+        and ``full``, if given, opens the video itself: a frame the playhead rests on is then
+        fetched from it (:class:`FullFrameLoader`) and swapped in."""
         old_frame = self._frame
         self._video, self._frames, self._frame = video, frames, 0
+        self._set_full(full if frames is not None and frames.proxy else None)
         self._clear_overlays()
         self._select(None)
         if video is None:
@@ -443,6 +453,33 @@ class Canvas(QGraphicsView):
         self._labels = VideoTracks(self.project, video_id)
         self._rebuild_boxes()
 
+    def replace_frames(self, frames: FrameCache, full: Callable[[], FrameCache] | None = None
+                       ) -> None:  # fmt: skip
+        """Take frames from ``frames`` from now on (the video's proxy is ready), keeping the
+        frame, the view and the selection; the caller closes the old cache."""
+        self._frames = frames
+        self._set_full(full if frames.proxy else None)
+        if self._video is not None:
+            self._show_frame()
+
+    def shows_full_resolution(self) -> bool:
+        """Whether the frame on screen has the video's own resolution (not the proxy's)."""
+        pixmap = self._pixmap.pixmap()
+        return self._video is not None and pixmap.width() == self._video.width
+
+    def _set_full(self, full: Callable[[], FrameCache] | None) -> None:
+        if self._full is not None:
+            self._full.close()
+            self._full.deleteLater()
+            self._full = None
+        if full is not None:
+            self._full = FullFrameLoader(full, parent=self)
+            self._full.ready.connect(self._full_frame_ready)
+
+    def _full_frame_ready(self, index: int, rgb: np.ndarray) -> None:
+        if self._video is not None and index == self._frame and self.sender() is self._full:
+            self._put_pixmap(rgb)
+
     def _show_frame(self) -> None:
         rgb = None
         if self._frames is not None:
@@ -450,7 +487,21 @@ class Canvas(QGraphicsView):
                 rgb = self._frames.get(self._frame)
             except VideoError:
                 rgb = None  # a frame that cannot be decoded shows grey; its boxes still show
-        self._pixmap.setPixmap(frame_pixmap(rgb, self._video.width, self._video.height))
+        self._put_pixmap(rgb)
+        if self._full is not None:
+            self._full.request(self._frame)
+
+    def _put_pixmap(self, rgb: np.ndarray | None) -> None:
+        """Show a frame, stretched to the video's size if it is smaller (a proxy's): scene
+        coordinates stay the video's pixels whatever the frame's."""
+        video = self._video
+        assert video is not None
+        self._pixmap.setPixmap(frame_pixmap(rgb, video.width, video.height))
+        if rgb is None or (rgb.shape[1], rgb.shape[0]) == (video.width, video.height):
+            self._pixmap.setTransform(QTransform())
+        else:
+            self._pixmap.setTransform(QTransform.fromScale(video.width / rgb.shape[1],
+                                                           video.height / rgb.shape[0]))
 
     def _rebuild_boxes(self) -> None:
         for item in self._items.values():

@@ -37,10 +37,12 @@ from halgui.gui.dialogs.help import ShortcutsDialog
 from halgui.gui.dialogs.messages import show_error
 from halgui.gui.dialogs.progress import JobProgress
 from halgui.gui.dialogs.project_in_use import InUseChoice, ask_project_in_use
+from halgui.gui.full_frame import source_frames
 from halgui.gui.history import HistoryPanel
 from halgui.gui.label_events import LabelEvents
 from halgui.gui.label_panel import LabelPanel
 from halgui.gui.model_view import ModelOverlay
+from halgui.gui.proxies import ProxyController
 from halgui.gui.round_panel import RoundController
 from halgui.gui.start_page import StartPage, add_recent, recent_projects
 from halgui.gui.timeline import TimelinePanel
@@ -95,7 +97,9 @@ class MainWindow(QMainWindow):
         self.docks["labels"].raise_()
         self.status = {name: QLabel()
                        for name in ("access", "frame", "time", "zoom", "device")}
+        self.proxies = ProxyController(self)
         self.statusBar().addPermanentWidget(self.rounds.progress)
+        self.statusBar().addPermanentWidget(self.proxies.widget)
         for label in self.status.values():
             self.statusBar().addPermanentWidget(label)
         self.status["device"].setToolTip("Where training and scoring run")
@@ -117,6 +121,8 @@ class MainWindow(QMainWindow):
         self.rounds.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.rounds.runningChanged.connect(lambda _: self._enable_actions())
         self.rounds.ended.connect(self._round_ended)
+        self.proxies.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.proxies.built.connect(self._proxies_built)
         self._show_project_widgets(False)
         self._restore_window()
 
@@ -175,6 +181,7 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self.docks["videos"], self.docks["labels"]], [495, 250],
                              Qt.Orientation.Horizontal)
         self._fill_class_menu()
+        self.proxies.set_project(project)
         videos = project.videos()
         todo = proposals.open_proposals(project)
         if todo:  # start where the active learner asks first
@@ -186,6 +193,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Add videos: File > Add videos, or drop them here")
         if access:
             self.statusBar().showMessage(f"Opened{access}: edits are not saved", 15000)
+        self.proxies.update()
         return True
 
     def _open(self, folder: Path, read_only: bool) -> Project | None:
@@ -213,6 +221,7 @@ class MainWindow(QMainWindow):
         self.timeline.player.pause()
         self.worker.shutdown()
         self.rounds.shutdown()
+        self.proxies.shutdown()
         self.model_view.set_project(None)
         self._close_video()
         self.undo_stack.clear()
@@ -282,18 +291,32 @@ class MainWindow(QMainWindow):
         self.video = video = self.project.video(video_id)
         if video.path is not None:
             try:
-                self.frames = FrameCache.for_record(video)
+                self.frames = FrameCache.for_record(video, proxies=self.proxies.store)
             except HalguiError as exc:
                 show_error(self, f"Cannot show video {video.name}", exc)
         else:
             self.statusBar().showMessage(f"{video.name} is not linked to a video file yet: "
                                          "File > Link media (Ctrl+L)")
-        self.canvas.set_video(video, self.frames)
+        self.canvas.set_video(video, self.frames, source_frames(video))
         self.model_view.set_video(video)
         self.timeline.load(self.project, video.id, video.fps)
         self.video_list.select_video(video.id)
         self._frame_changed(0)
         self.canvas.setFocus()
+
+    def _proxies_built(self, names: list[str]) -> None:
+        """Switch the video on screen to its proxy if it just got one."""
+        video, old = self.video, self.frames
+        if video is None or old is None or old.proxy or video.name not in names \
+                or self.canvas is None:
+            return
+        try:
+            new = FrameCache.for_record(video, proxies=self.proxies.store)
+        except HalguiError:
+            return  # keep showing the source
+        self.frames = new
+        self.canvas.replace_frames(new, source_frames(video))
+        old.close()
 
     def _close_video(self) -> None:
         if self.canvas is not None:
@@ -323,6 +346,7 @@ class MainWindow(QMainWindow):
                 show_error(self, "Some videos were not added", "\n".join(map(str, failed)))
             if added and self.video is None:
                 self.open_video(result.added[0])  # type: ignore[attr-defined]
+            self.proxies.update()
 
         return self.run_job("Adding videos",
                             lambda c: add_videos(project, paths, skip_bad=True, cancel=c), done)
@@ -410,6 +434,21 @@ class MainWindow(QMainWindow):
 
         if self.project is not None and ask_round_settings(self, self.project):
             self.statusBar().showMessage("Round settings saved: the next round uses them", 5000)
+
+    def proxy_settings(self) -> None:
+        from halgui.core.proxy import ProxySettings
+        from halgui.gui.dialogs.proxy_settings import ProxySettingsDialog
+
+        if self.project is None or self.proxies.store is None:
+            return
+        dialog = ProxySettingsDialog(ProxySettings.load(self.project), self.proxies.store, self)
+        if dialog.exec():
+            try:
+                dialog.values().save(self.project)
+            except HalguiError as exc:
+                show_error(self, "Cannot save the proxy settings", exc)
+                return
+            self.proxies.apply(dialog.values())
 
     def accept_model_boxes(self) -> None:
         """The model's boxes on the shown frame become keyframe boxes (one undo step)."""

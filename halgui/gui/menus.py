@@ -113,6 +113,7 @@ def build(w: MainWindow) -> Menus:
       checkable=True)
     a(m, "Show uncertainty &heatmap", lambda on: w.canvas and w.canvas.set_show_heatmap(on),
       ("H",), checkable=True)
+    a(m, "&Proxy settings…", w.proxy_settings)
     m.addSeparator()
     for dock in w.docks.values():
         m.addAction(dock.toggleViewAction())
