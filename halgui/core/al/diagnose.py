@@ -5,10 +5,11 @@ in ways that pull them apart (``halgui diagnose``):
 
 - **class-agnostic frame-AP**: every class is one "actor" class; a detection's score is its best
   class score. Low: the actor map does not find the acting actors (localisation).
-- **top-1 on ground-truth boxes**: for each ground-truth box on a labeled frame, is the clip's
-  highest class the box's class? Low: classification.
-- **frame-mAP on ground-truth boxes**: the ground-truth boxes themselves, each scored with the
-  clip's class probabilities; the frame-mAP a perfect localiser would get with this classifier.
+- **top-1 on ground-truth boxes**: for each ground-truth box on a labeled frame, is the highest
+  of the class probabilities that would score a box there (the box head's at the box's centre;
+  without one, the clip's) the box's class? Low: classification.
+- **frame-mAP on ground-truth boxes**: the ground-truth boxes themselves, each scored with those
+  class probabilities; the frame-mAP a perfect localiser would get with this classifier.
 - the same on the training videos: the memorisation gap (train minus held-out).
 
 All frame numbers are VOC frame-AP@``iou`` over the labeled frames (background frames count);
@@ -30,6 +31,7 @@ from halgui.core.progress import CancelFlag, Progress
 if TYPE_CHECKING:
     from halgui.core.al.data import ClipConfig
     from halgui.core.al.model import ActorLocalizer
+    from halgui.core.al.predict import FrameClasses
     from halgui.core.project import LabelSnapshot, Project
 
 __all__ = ["DiagnoseConfig", "SplitDiagnosis", "diagnose", "score_split", "verdict"]
@@ -72,11 +74,12 @@ def _mean(result: Any) -> float | None:
 
 def score_split(
     split: str, gt: Mapping[str, VideoGT], detections: Sequence[Detection],
-    class_probs: Mapping[str, np.ndarray], classes: Sequence[str], iou: float = 0.5,
+    class_probs: Mapping[str, np.ndarray | FrameClasses], classes: Sequence[str],
+    iou: float = 0.5,
 ) -> SplitDiagnosis:
     """The frame numbers of one split from its ground truth, the model's detections and its
-    per-frame class probabilities (``class_probs[video]``: ``(n_frames, C)``, the
-    probabilities of the clip each frame was seen in)."""
+    class probabilities per video: :class:`~halgui.core.al.predict.FrameClasses`, or
+    ``(n_frames, C)``, the probabilities of the clip each frame was seen in."""
     from halgui.core.metrics import frame_map
 
     def voc(g: Mapping[str, VideoGT], d: Sequence[Detection], labels: Sequence[str]):
@@ -91,10 +94,15 @@ def score_split(
     if not boxes:
         return SplitDiagnosis(split, len(gt), labeled, 0, None, None, None, None)
     index = {c: i for i, c in enumerate(classes)}
-    top1 = np.mean([int(np.argmax(class_probs[v][f])) == index[label]
-                    for v, f, label, _ in boxes])
-    on_gt = [Detection(v, f, c, float(class_probs[v][f][k]), *map(float, box))
-             for v, f, _, box in boxes for c, k in index.items()]
+
+    def probs_of(video: str, frame: int, box: Sequence[float]) -> np.ndarray:
+        source = class_probs[video]
+        return source[frame] if isinstance(source, np.ndarray) else source.of_box(frame, box)
+
+    scored = [(v, f, label, box, probs_of(v, f, box)) for v, f, label, box in boxes]
+    top1 = np.mean([int(np.argmax(p)) == index[label] for _, _, label, _, p in scored])
+    on_gt = [Detection(v, f, c, float(p[k]), *map(float, box))
+             for v, f, _, box, p in scored for c, k in index.items()]
     agnostic_gt = {v: VideoGT(g.n_frames, [Tube(AGNOSTIC, t.boxes) for t in g.tubes],
                               g.labeled_frames) for v, g in gt.items()}
     best: dict[tuple, float] = defaultdict(float)  # one box per class: keep its best score
@@ -135,7 +143,7 @@ def diagnose(
         _, gt = gt_from_json(document)
         frames = yield from cached_frames(clip_cache(project), videos, clip.size, cancel)
         detections: list[Detection] = []
-        probs: dict[str, np.ndarray] = {}
+        probs: dict[str, FrameClasses] = {}
         results = []
         for i, video in enumerate(videos):
             yield Progress(f"diagnosing {split}", i, len(videos), video.name)

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from halgui.core.al.boxes import HEAD_STRIDE as BOX_STRIDE
 from halgui.core.al.boxes import BoxConfig, decode
 from halgui.core.al.data import ClipConfig
 from halgui.core.al.model import ActorLocalizer, mc_forward
@@ -138,18 +139,40 @@ def detect_video(
     return detections
 
 
+@dataclass
+class FrameClasses:
+    """The class probabilities a model gives each raw frame of a video (those of its nearest
+    sampled frame): its clip's and, with a box head, the actor's at each position."""
+
+    clip: np.ndarray                # (n_frames, C)
+    actor: np.ndarray | None        # (n_sampled, C, h, w), or None without a box head
+    nearest: np.ndarray             # (n_frames,) index into the sampled frames
+    scale: tuple[float, float]      # original-frame pixels per map pixel (x, y)
+
+    def of_box(self, frame: int, box: Sequence[float]) -> np.ndarray:
+        """The probabilities that would score a box on ``frame`` (original pixels): the
+        actor's at the box's centre with a box head, else the clip's."""
+        if self.actor is None:
+            return self.clip[frame]
+        h, w = self.actor.shape[-2:]
+        x = min(max(int((box[0] + box[2]) / 2 / self.scale[0]), 0), w - 1)
+        y = min(max(int((box[1] + box[3]) / 2 / self.scale[1]), 0), h - 1)
+        return self.actor[self.nearest[frame], :, y, x]
+
+
 def detect_video_and_classes(
     model: ActorLocalizer, name: str, frames: np.ndarray, frame_size: tuple[int, int],
     class_names: Sequence[str], clip: ClipConfig, config: PredictConfig = PredictConfig(),
     cancel: CancelFlag | None = None,
-) -> Generator[Progress, None, tuple[list[Detection], np.ndarray]]:
+) -> Generator[Progress, None, tuple[list[Detection], FrameClasses]]:
     """:func:`detect_video`, and from the same pass each raw frame's class probabilities
-    ``(n_frames, C)``: those of the clip its nearest sampled frame is in, which score its boxes."""
+    (:class:`FrameClasses`): those that score its boxes."""
     n = frames.shape[0]
     width, height = frame_size
     sx, sy = width / clip.size, height / clip.size
     per_sample: list[list[Detection]] = []  # detections of each sampled frame, frame unset
     per_window: list[np.ndarray] = []  # class probabilities of each window
+    actor: list[np.ndarray] = []  # the box head's class maps of each sampled frame
     wins = windows(n, clip)
     for k, out in enumerate(run_windows(model, frames, clip, batch_size=config.batch_size,
                                         full_size=model.box_head is None)):
@@ -157,6 +180,8 @@ def detect_video_and_classes(
             cancel.check()
         class_prob = out.classes[0]
         per_window.append(class_prob)
+        if out.box_maps is not None:
+            actor.extend(out.box_maps[2].transpose(1, 0, 2, 3).astype(np.float16))
         for t in range(len(out.frames)):
             found = []
             for (x1, y1, x2, y2), strength, probs in frame_boxes(out, t, config):
@@ -169,7 +194,9 @@ def detect_video_and_classes(
         yield Progress("predicting", k + 1, len(wins), name)
     nearest = nearest_sampled(n, clip)
     detections = [d._replace(frame=f) for f in range(n) for d in per_sample[nearest[f]]]
-    return detections, np.stack(per_window)[nearest // clip.clip_len]
+    scale = (sx * BOX_STRIDE, sy * BOX_STRIDE)
+    return detections, FrameClasses(np.stack(per_window)[nearest // clip.clip_len],
+                                    np.stack(actor) if actor else None, nearest, scale)
 
 
 def frame_boxes(out: WindowOutput, t: int, config: PredictConfig

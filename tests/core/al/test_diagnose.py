@@ -8,7 +8,7 @@ import torch
 from halgui.core.al.data import ClipConfig
 from halgui.core.al.diagnose import SplitDiagnosis, score_split, verdict
 from halgui.core.al.model import ActorLocalizer, ModelConfig
-from halgui.core.al.predict import detect_video_and_classes
+from halgui.core.al.predict import FrameClasses, detect_video_and_classes
 from halgui.core.metrics_tubes import Detection, Tube, VideoGT
 from halgui.core.progress import run_to_end
 
@@ -56,10 +56,14 @@ def test_a_split_without_boxes_has_no_numbers():
 def test_each_frame_gets_the_class_probabilities_of_its_clip():
     torch.manual_seed(0)
     clip = ClipConfig(clip_len=4, stride=2, size=32)
-    model = ActorLocalizer(ModelConfig(n_classes=3, clip_len=4, stride=2, size=32, width=4))
+    model = ActorLocalizer(ModelConfig(n_classes=3, clip_len=4, stride=2, size=32, width=4,
+                                       boxes="components"))
     frames = np.random.default_rng(0).integers(0, 255, (20, 32, 32, 3), dtype=np.uint8)
-    _, probs = run_to_end(detect_video_and_classes(model, "v", frames, (32, 32), ["a", "b", "c"],
-                                                   clip))
+    _, classes = run_to_end(detect_video_and_classes(model, "v", frames, (32, 32),
+                                                     ["a", "b", "c"], clip))
+    probs = classes.clip
+    assert classes.actor is None  # no box head: every box is scored by its clip's classes
+    np.testing.assert_array_equal(classes.of_box(3, (0, 0, 8, 8)), probs[3])
     assert probs.shape == (20, 3) and np.all((probs >= 0) & (probs <= 1))
     # windows of 8 raw frames: 0-7, 8-15, 16-19; frames in one window share one row
     assert np.array_equal(probs[0], probs[6]) and np.array_equal(probs[8], probs[14])
@@ -77,3 +81,20 @@ def test_verdict_names_the_weaker_half_and_the_memorisation_gap():
     lines = verdict({"test": split("test", 0.3, 0.7, 0.4), "train": split("train", 0.35, .8, .5)})
     assert lines[0].startswith("telling the classes apart is the weaker half")
     assert lines[1].startswith("no large memorisation gap")
+
+
+def test_with_a_box_head_a_ground_truth_box_takes_the_actor_classes_at_its_centre():
+    """Two actors doing different things in one clip: the clip says "a" for both, the box
+    head says "a" at one and "b" at the other, and that is what scores boxes there."""
+    actor = np.zeros((1, 2, 4, 4), np.float32)
+    actor[0, :, 1, 0] = (0.9, 0.1)   # map cell (row 1, col 0): original x 0-8, y 8-16
+    actor[0, :, 1, 3] = (0.2, 0.8)   # map cell (row 1, col 3): original x 24-32
+    frames = FrameClasses(np.array([[0.9, 0.1]]), actor, np.array([0]), (8.0, 8.0))
+    assert frames.of_box(0, (0, 8, 8, 16)).tolist() == pytest.approx([0.9, 0.1])
+    assert frames.of_box(0, (24, 8, 32, 16)).tolist() == pytest.approx([0.2, 0.8])
+    gt = {"v": VideoGT(1, [Tube("a", {0: (0, 8, 8, 16)}), Tube("b", {0: (24, 8, 32, 16)})],
+                       frozenset({0}))}
+    d = score_split("test", gt, [], {"v": frames}, ["a", "b"])
+    assert d.top1_gt == 1.0 and d.gt_box_map == pytest.approx(1.0)
+    clip_only = score_split("test", gt, [], {"v": frames.clip}, ["a", "b"])
+    assert clip_only.top1_gt == 0.5
