@@ -24,7 +24,7 @@ from halgui.core.errors import HalguiError
 if TYPE_CHECKING:
     from halgui.core.al.model import ActorLocalizer, ModelConfig
 
-__all__ = ["SHIPPED", "build_from", "resolve", "shipped_path"]
+__all__ = ["SHIPPED", "build_from", "resolve", "shipped_path", "with_box_head"]
 
 #: Starting points that ship with halgui: name -> file in halgui/resources/weights.
 SHIPPED: dict[str, str] = {"synth": "synth-trunk.pt"}
@@ -76,3 +76,17 @@ def build_from(source: str | Path, config: ModelConfig) -> tuple[ActorLocalizer,
                           f"unexpected {sorted(unexpected)})")
     return model, {**start.info, "pretrained_from": str(path),
                    "pretrained_classes": list(start.classes)}
+
+
+def with_box_head(model: ActorLocalizer) -> ActorLocalizer:
+    """``model`` with a fresh box head added (every other weight kept), for a model trained
+    before models had one: continuing it (a round's warm start, a resumed pretraining) gives
+    it the box head today's training expects."""
+    from halgui.core.al.model import ActorLocalizer
+
+    if model.box_head is not None:
+        return model
+    grown = ActorLocalizer(dataclasses.replace(model.config, boxes="centre"))
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith(_OPTIONAL) for k in missing), (missing, unexpected)
+    return grown.to(next(model.parameters()).device)

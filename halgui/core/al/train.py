@@ -116,6 +116,10 @@ def train(
     rng = np.random.default_rng(config.seed)
     if init is not None and config.warm_start:
         model = checkpoint.load(init, device).model
+        if config.box_source == "centre":
+            from halgui.core.al.pretrained import with_box_head
+
+            model = with_box_head(model)  # one trained before models had a box head
     else:
         model = build_model(len(class_names), config).to(device)
     if device.type == "cuda":
