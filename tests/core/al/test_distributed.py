@@ -121,6 +121,15 @@ def test_a_nan_on_one_rank_stops_all_and_keeps_the_previous_checkpoint(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
 
 
+def test_a_time_budget_stops_every_rank_at_the_same_step(tmp_path):
+    config = dataclasses.replace(CONFIG, epochs=None, minutes=0.03, nproc=2)
+    events, result = run_with_events(train(videos(), CLASSES, config, tmp_path / "m.pt"))
+    assert result.seconds >= 0.03 * 60 and result.checkpoint.is_file()
+    plan = _Schedule(videos(), config, np.random.default_rng(config.seed))
+    assert events[-1].extra["samples"] == sum(len(plan.items(i)) for i in range(result.steps))
+    assert torch.load(result.checkpoint, weights_only=True)["info"]["steps"] == result.steps
+
+
 def test_nproc_is_checked_before_any_work():
     assert check_nproc(1, "auto") == ("", "")
     assert check_nproc(2, "cpu") == ("cpu", "gloo")
