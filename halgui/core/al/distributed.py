@@ -203,14 +203,14 @@ def _relay(ranks: list[Any], messages: Any, cancel: CancelFlag | None, stop: Any
         try:
             message = messages.get(timeout=timing.poll_s)
         except queue_mod.Empty:
-            gone = [(i, p.exitcode) for i, p in enumerate(ranks)
-                    if not p.is_alive() and p.exitcode != 0]
-            if not gone:
+            ended = [(i, p.exitcode) for i, p in enumerate(ranks) if not p.is_alive()]
+            gone = [(i, code) for i, code in ended if code != 0]
+            if not gone and len(ended) < len(ranks):
                 continue
             try:  # it may have said its last word just before it exited
                 message = messages.get(timeout=timing.last_word_s)
             except queue_mod.Empty:
-                rank, code = gone[0]
+                rank, code = (gone or ended)[0]
                 raise HalguiError(f"training process {rank} of {len(ranks)} stopped "
                                   f"unexpectedly (exit code {code}); nothing was saved") from None
         kind = message[0]

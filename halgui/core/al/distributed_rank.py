@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import signal
 import sys
 import threading
 import time
@@ -263,6 +264,9 @@ def rank_main(rank: int, launch: Launch, job: Job, messages: Any, stop: Any) -> 
     also sends the progress events, throttled)."""
     import torch.distributed as dist
 
+    # Ctrl+C is for the caller's process, which then stops the ranks through rank 0; a rank
+    # that took it too would die mid-collective with a traceback of its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     flag = None
     if stop is not None:
         flag = CancelFlag()
