@@ -290,6 +290,7 @@ def _format_names() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     from halgui.cli_learning import (
+        NPROC_HELP,
         cmd_diagnose,
         cmd_eval,
         cmd_predict,
@@ -395,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample at most this many clips per epoch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--nproc", type=int, default=1, metavar="N", help=NPROC_HELP)
     p.add_argument("--weighting", default="stew", choices=("stew", "mgw", "pseudo", "labeled"),
                    help="stew (default), mgw (S=1), pseudo (unweighted pseudo-labels), "
                         "labeled (BCE on labeled frames only)")

@@ -27,6 +27,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import time
 
     from halgui.core.al.dataset import class_names, training_set
+    from halgui.core.al.distributed import check_nproc
     from halgui.core.al.stew import StewConfig
     from halgui.core.al.train import TrainConfig, train
     from halgui.core.project import Project
@@ -42,9 +43,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         from halgui.core.al.pretrained import resolve
 
         resolve(pretrained)  # a missing file is refused before any data is read
+    check_nproc(args.nproc, args.device)  # as are more processes than CPUs or GPUs
     config = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size,
                          pretrained=pretrained, seed=args.seed, device=args.device,
-                         stew=StewConfig(weighting=args.weighting), box_source=args.boxes)
+                         stew=StewConfig(weighting=args.weighting), box_source=args.boxes,
+                         nproc=args.nproc)
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
         clip = dataclasses.replace(clip, size=args.size)
@@ -201,12 +204,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_round(args: argparse.Namespace) -> int:
+    from halgui.core.al.distributed import check_nproc
     from halgui.core.al.rounds import run_round
     from halgui.core.project import Project
 
     at_least_one(args, "clips_per_epoch")  # epochs and budget: checked by their flags' types
     with Project.open(args.dir, lock="halgui round", force=args.force) as project:
         config = round_config(project, args)
+        check_nproc(config.train.nproc, config.train.device)
         result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
     output({"round": result.number, "proposals": result.proposals,
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
@@ -234,8 +239,14 @@ def round_config(project: Project, args: argparse.Namespace) -> RoundConfig:
         base = dataclasses.replace(base, train=dataclasses.replace(
             base.train, clip=dataclasses.replace(base.train.clip,
                                                  max_clips_per_epoch=args.clips_per_epoch)))
+    if args.nproc != 1:  # how this run trains, not a saved setting of the project
+        base = dataclasses.replace(base, train=dataclasses.replace(base.train, nproc=args.nproc))
     return RoundSettings.resolve(project, given).apply(base)
 
+
+#: the help of ``--nproc`` (train and round)
+NPROC_HELP = ("train data parallel on N processes: one per CUDA GPU, or sharing the CPU "
+              "(default 1; see docs/training.md)")
 
 _AUTO = "auto"  # --budget auto / --minutes none: no number, whatever the project saved
 
@@ -304,6 +315,7 @@ def round_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clips-per-epoch", type=int, default=None)
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the round's training and selection")
+    p.add_argument("--nproc", type=int, default=1, metavar="N", help=NPROC_HELP)
     p.epilog = ("Flags not given keep the project's Round settings (the app's Round settings "
                 "dialog), or their defaults if none were saved. Round 0 (no labeled frame yet) "
                 "ignores them: it trains nothing and chooses videos by appearance.")

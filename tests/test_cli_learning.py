@@ -272,3 +272,43 @@ def test_simulate_refuses_a_missing_pretrained_model_before_writing(tmp_path):
     assert_refused(halgui("simulate", "--out", out, "--videos", "2", "--pretrained",
                           tmp_path / "none.pt"), "none.pt", "no such pretrained model")
     assert not out.exists()
+
+
+def test_train_on_two_processes_writes_the_usual_model(project, tmp_path):
+    """``--nproc 2`` on the CPU: the ranks read the clip caches, rank 0 writes the model, and
+    ``predict`` reads it like any other."""
+    model = tmp_path / "model.pt"
+    result = halgui("train", project, "--epochs", "1", "--clips-per-epoch", "4", "--size", "32",
+                    "--batch-size", "4", "--device", "cpu", "--nproc", "2", "--out", model,
+                    "--json")
+    assert result.returncode == 0, result.stderr
+    trained = json.loads(result.stdout)
+    assert trained["steps"] == 1 and math.isfinite(trained["final_loss"])  # 4 clips, batch 4
+    assert trained["device"] == "cpu x2"
+    pred = tmp_path / "pred.json"
+    result = halgui("predict", project, pred, "--checkpoint", model, "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(pred.read_text())["format"] == "halgui-predictions"
+
+
+@pytest.mark.slow
+def test_round_on_two_processes_trains_with_its_cluster_term(project):
+    result = halgui("round", project, *TINY_TRAIN, "--budget", "3", "--nproc", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["proposals"] == 3 and out["device"] == "cpu x2"
+    assert Path(out["checkpoint"]).is_file()
+
+
+def test_nproc_is_refused_before_any_work(project, tmp_path):
+    files = tree(project)
+    for command in ("train", "round"):
+        line = assert_refused(halgui(command, project, *TINY_TRAIN, "--nproc", "0",
+                                     "--out" if command == "train" else "--seed",
+                                     tmp_path / "m.pt" if command == "train" else "0"),
+                              "--nproc")
+        assert "at least 1" in line
+        line = assert_refused(halgui(command, project, *TINY_TRAIN, "--nproc", "4096"),
+                              "--nproc 4096")
+        assert "CPU cores" in line
+    assert tree(project) == files and not (tmp_path / "m.pt").exists()

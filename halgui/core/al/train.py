@@ -57,6 +57,8 @@ class TrainConfig:
     boxes: BoxConfig = field(default_factory=BoxConfig)
     #: where the model's boxes come from (model.ModelConfig.boxes) when it is built here
     box_source: str = "centre"
+    #: processes training data parallel (distributed.py): one per GPU, or sharing the CPU
+    nproc: int = 1
 
 
 class ClusterTerm(Protocol):
@@ -111,6 +113,11 @@ def train(
 
     if not videos or not any(v.labeled.any() for v in videos):
         raise TrainingError("nothing to train on: no video has a labeled frame")
+    if config.nproc != 1:
+        from halgui.core.al.distributed import train_parallel
+
+        return (yield from train_parallel(videos, class_names, config, out, init=init,
+                                          cluster=cluster, cancel=cancel))
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
