@@ -176,16 +176,19 @@ def train_rank(rank: int, world: int, device: torch.device, job: Job,
     import torch.distributed as dist
 
     from halgui.core.al import checkpoint
-    from halgui.core.al.train import TrainingError, TrainResult, _Schedule, build_model, train_step
+    from halgui.core.al.train import (
+        TrainingError,
+        TrainResult,
+        _Schedule,
+        initial_model,
+        train_step,
+    )
 
     config = job.config
     videos = [opened(v) for v in job.videos]
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    if job.init is not None and config.warm_start:
-        model = checkpoint.load(job.init, device).model
-    else:
-        model = build_model(len(job.class_names), config).to(device)
+    model = initial_model(len(job.class_names), config, job.init, device)
     same_start(model)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last_3d)

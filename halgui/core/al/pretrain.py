@@ -3,8 +3,9 @@
 The corpus is SynthActions with the *pretrain* action set (six actions none of which is one of
 the benchmark's six; :mod:`halgui.core.synthetic`) from seeds of its own, every frame labeled.
 A model learns there what transfers to any project: where actors are, which of them are acting
-in which frames (the class-agnostic actor map), and motion features; its class head is dropped
-when a project starts from it (:mod:`halgui.core.al.pretrained`).
+in which frames (the class-agnostic actor map), where each acting actor's box is (the box head's
+centres and edges), and motion features; its class-dependent layers are dropped when a project
+starts from it (:mod:`halgui.core.al.pretrained`).
 
 Training runs in chunks of ``chunk_minutes``, each warm-starting from the last, with the minutes
 done kept in ``state.json`` in the work folder: an interrupted run (a crash, a closed laptop)

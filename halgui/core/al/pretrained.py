@@ -2,8 +2,10 @@
 
 A pretrained starting point is an ordinary halgui checkpoint (validated by
 :func:`halgui.core.al.checkpoint.load`) whose classes are not the project's: every weight but the
-class head is copied into the new model (the trunk, the skip path, the class-agnostic actor map
-and the embedding), and the class head starts fresh for the project's classes. The architecture
+class-dependent ones is copied into the new model (the trunk, the skip path, the class-agnostic
+actor map, the embedding, the box head's centres and edges), and the class head and the box
+head's class layer start fresh for the project's classes; a starting point without a box head
+gives none. The architecture
 (backbone, width, head channels, embedding size, pooling) is the pretrained one's; the clip
 length, stride and size are the project's (the network is convolutional in all three).
 

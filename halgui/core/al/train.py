@@ -95,6 +95,22 @@ def build_model(n_classes: int, config: TrainConfig) -> ActorLocalizer:
     return build_from(config.pretrained, model_config)[0]
 
 
+def initial_model(n_classes: int, config: TrainConfig, init: str | Path | None,
+                  device: torch.device) -> ActorLocalizer:
+    """What training starts from: ``init`` (the previous round's model) when warm-starting,
+    else :func:`build_model`."""
+    if init is None or not config.warm_start:
+        return build_model(n_classes, config).to(device)
+    from halgui.core.al import checkpoint
+
+    model = checkpoint.load(init, device).model
+    if config.box_source == "centre":
+        from halgui.core.al.pretrained import with_box_head
+
+        model = with_box_head(model)  # one trained before models had a box head
+    return model
+
+
 def train(
     videos: Sequence[VideoLabels],
     class_names: Sequence[str],
@@ -121,14 +137,7 @@ def train(
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    if init is not None and config.warm_start:
-        model = checkpoint.load(init, device).model
-        if config.box_source == "centre":
-            from halgui.core.al.pretrained import with_box_head
-
-            model = with_box_head(model)  # one trained before models had a box head
-    else:
-        model = build_model(len(class_names), config).to(device)
+    model = initial_model(len(class_names), config, init, device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last_3d)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,

@@ -78,3 +78,18 @@ def test_a_missing_or_foreign_starting_point_is_one_clear_error(tmp_path):
     with pytest.raises(HalguiError, match=r"junk\.pt"):
         build_from(tmp_path / "junk.pt", ModelConfig(n_classes=2))
     assert set(SHIPPED) == {"synth"} and shipped_path("synth").name == SHIPPED["synth"]
+
+
+def test_the_shipped_trunk_saw_no_benchmark_class_and_brings_a_box_head():
+    """What docs/pretrained.md promises of the file that ships: trained on other actions from
+    seeds no benchmark or test uses, with the box head a project's model starts from."""
+    from halgui.core.synthetic_actions import action_set
+
+    start = checkpoint.load(shipped_path("synth"))
+    assert set(start.classes).isdisjoint(action_set("benchmark").names)
+    assert start.info["action_set"] == "pretrain" and start.info["pretrain"]["seed"] >= 1000
+    assert start.model.box_head is not None
+    model, _ = build_from("synth", ModelConfig(n_classes=6, clip_len=8, size=112))
+    shipped = start.model.state_dict()
+    for key in ("box_head.centre.weight", "box_head.edges.weight"):
+        assert torch.equal(model.state_dict()[key], shipped[key])
