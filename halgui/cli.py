@@ -64,7 +64,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         result = drive(add_videos(project, args.paths, split=args.split, skip_bad=args.skip_bad),
                        quiet=args.json)
         store = ProxyStore.for_project(project)
-        new = [*result.added, *(v.id for v in result.linked)]  # linked ones need one too
+        new = [*result.added, *(v.video_id for v in result.linked)]  # linked ones need one too
         todo = [] if args.no_proxy else wanted_proxies(project, store, new)
     report = {
         "added": len(result.added),

@@ -58,6 +58,7 @@ def test_add_links_a_frame_folder_named_like_an_imported_video(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "added 0 video(s)" in result.stdout
     assert f"linked {folder} to the annotation-only video {name}" in result.stdout
+    assert "built 1 proxy(ies)" in result.stdout  # a linked video seeks fast too
     paths = _paths(tmp_path / "p")
     assert len(paths) == 6 and paths[name] == str(folder)
 
