@@ -149,19 +149,19 @@ def _unique_name(path: Path, taken: set[str]) -> str:
 
 def missing_videos(project: Project) -> list[VideoRecord]:
     """Videos whose file is gone or changed (size or hash differs): candidates for relinking."""
-    out = []
-    for video in project.videos():
-        if video.path is None:
-            out.append(video)
-            continue
-        try:
-            current = fingerprint(video.path)
-        except VideoError:
-            out.append(video)
-            continue
-        if video.hash is not None and current != (video.size, video.hash):
-            out.append(video)
-    return out
+    return [video for video in project.videos() if needs_media(video)]
+
+
+def needs_media(video: VideoRecord) -> bool:
+    """Whether ``video`` has no file, or its file is gone or no longer fits the fingerprint
+    the project recorded (a different file now sits at its path)."""
+    if video.path is None:
+        return True
+    try:
+        current = fingerprint(video.path)
+    except VideoError:
+        return True
+    return video.hash is not None and current != (video.size, video.hash)
 
 
 def relink(project: Project, video_id: int, new_path: str | Path, *, force: bool = False) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from halgui.core.errors import ProjectError, VideoError
+from halgui.core.ingest import needs_media
 from halgui.core.media_check import check_media, name_parts
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import Project, VideoRecord
@@ -113,16 +114,9 @@ def unlinked(project: Project, cancel: CancelFlag | None = None
     for i, video in enumerate(videos):
         if cancel is not None:
             cancel.check()
-        if video.path is None:
-            out.append(video)
-            continue
-        yield Progress("checking linked videos", i, len(videos), video.name)
-        try:
-            current = fingerprint(video.path)
-        except VideoError:
-            out.append(video)
-            continue
-        if video.hash is not None and current != (video.size, video.hash):
+        if video.path is not None:  # only a linked one costs a fingerprint
+            yield Progress("checking linked videos", i, len(videos), video.name)
+        if needs_media(video):
             out.append(video)
     return out
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import signal
 import sys
 import threading
@@ -181,6 +180,7 @@ def train_rank(rank: int, world: int, device: torch.device, job: Job,
         TrainResult,
         _Schedule,
         initial_model,
+        step_progress,
         train_step,
     )
 
@@ -235,19 +235,12 @@ def train_rank(rank: int, world: int, device: torch.device, job: Job,
             dist.all_reduce(agreed)
             loss_sum, clips, cancelled, budget_spent = agreed.tolist()
             loss, samples = loss_sum / clips, samples + round(clips)
-            if not math.isfinite(loss):
-                raise TrainingError(f"the loss became {loss} at step {step}; nothing was "
-                                    "saved (try a lower learning rate)")
+            event = step_progress(plan, config, step, loss, time.perf_counter() - start,
+                                  {"samples": samples, **extra})  # a NaN ends it first
             if cancelled:
                 raise Cancelled("cancelled")
             losses.append(loss)
-            elapsed = time.perf_counter() - start
-            epoch = plan.epoch_of(step - 1) + 1
-            done, eta = plan.progress(step, elapsed)
-            yield Progress("training", done, total,
-                           f"epoch {epoch}/{config.epochs or '-'} loss {loss:.4f}",
-                           {"epoch": epoch, "epochs": config.epochs, "loss": loss,
-                            "eta": eta, "samples": samples, **extra})
+            yield event
             if budget_spent:
                 break
     if not losses:

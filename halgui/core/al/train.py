@@ -169,17 +169,9 @@ def train(
             except torch.OutOfMemoryError as exc:
                 raise TrainingError(f"out of memory on {device} at step {step}: lower the "
                                     "batch size or use the CPU") from exc
-            if not math.isfinite(loss):
-                raise TrainingError(f"the loss became {loss} at step {step}; nothing was "
-                                    "saved (try a lower learning rate)")
             losses.append(loss)
             elapsed = time.perf_counter() - start
-            epoch = plan.epoch_of(step - 1) + 1
-            done, eta = plan.progress(step, elapsed)
-            yield Progress("training", done, total,
-                           f"epoch {epoch}/{config.epochs or '-'} loss {loss:.4f}",
-                           {"epoch": epoch, "epochs": config.epochs, "loss": loss,
-                            "eta": eta, "device": str(device)})
+            yield step_progress(plan, config, step, loss, elapsed, {"device": str(device)})
             if plan.budget_s is not None and elapsed >= plan.budget_s:
                 break  # the time budget is spent: save what was learned so far
     if not losses:
@@ -193,6 +185,21 @@ def train(
     )
     return TrainResult(path, total, losses[-1] if losses else float("nan"), losses, seconds,
                        str(device))
+
+
+def step_progress(plan: _Schedule, config: TrainConfig, step: int, loss: float,
+                  elapsed: float, extra: dict[str, object]) -> Progress:
+    """The event a training loop yields after ``step``; a loss that is not finite ends the
+    run (nothing is saved)."""
+    if not math.isfinite(loss):
+        raise TrainingError(f"the loss became {loss} at step {step}; nothing was "
+                            "saved (try a lower learning rate)")
+    epoch = plan.epoch_of(step - 1) + 1
+    done, eta = plan.progress(step, elapsed)
+    return Progress("training", done, plan.total,
+                    f"epoch {epoch}/{config.epochs or '-'} loss {loss:.4f}",
+                    {"epoch": epoch, "epochs": config.epochs, "loss": loss, "eta": eta,
+                     **extra})
 
 
 class _Schedule:
