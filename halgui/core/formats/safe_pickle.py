@@ -277,7 +277,8 @@ def table(source: Path, where: str, value: Any, columns: int) -> np.ndarray:
         raise FormatError(source, f"{where}: expected numbers, got dtype {value.dtype}")
     if value.ndim != 2 or value.shape[1] != columns or value.shape[0] < 1:
         raise FormatError(source, f"{where}: expected shape (n, {columns}), got {value.shape}")
-    result = np.asarray(value).astype(np.float64)  # before arithmetic: uint8 boxes would wrap
+    with np.errstate(invalid="ignore"):  # a value that cannot be cast is refused just below
+        result = np.asarray(value).astype(np.float64)  # before arithmetic: uint8 boxes wrap
     if not np.isfinite(result).all():
         raise FormatError(source, f"{where}: holds a value that is not a finite number")
     return result
