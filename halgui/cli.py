@@ -401,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stew (default), mgw (S=1), pseudo (unweighted pseudo-labels), "
                         "labeled (BCE on labeled frames only)")
     p.add_argument("--init", type=Path, default=None, help="warm start from this checkpoint")
+    p.add_argument("--trunk-lr-scale", type=float, default=1.0, metavar="K",
+                   help="the trunk learns at K times the learning rate (0 freezes it)")
     p.add_argument("--pretrained", default="synth", metavar="NAME_OR_FILE",
                    help="start from a pretrained model, keeping all but its class head: synth "
                         "(halgui's own trunk, the default, as rounds do), a checkpoint file, "

@@ -44,10 +44,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         resolve(pretrained)  # a missing file is refused before any data is read
     check_nproc(args.nproc, args.device)  # as are more processes than CPUs or GPUs
+    if not args.trunk_lr_scale >= 0:
+        raise HalguiError(f"--trunk-lr-scale must be 0 or more, not {args.trunk_lr_scale}")
     config = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size,
                          pretrained=pretrained, seed=args.seed, device=args.device,
                          stew=StewConfig(weighting=args.weighting), box_source=args.boxes,
-                         nproc=args.nproc)
+                         nproc=args.nproc, trunk_lr_scale=args.trunk_lr_scale)
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
         clip = dataclasses.replace(clip, size=args.size)

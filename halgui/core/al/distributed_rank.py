@@ -180,6 +180,7 @@ def train_rank(rank: int, world: int, device: torch.device, job: Job,
         TrainResult,
         _Schedule,
         initial_model,
+        make_optimiser,
         step_progress,
         train_step,
     )
@@ -194,8 +195,7 @@ def train_rank(rank: int, world: int, device: torch.device, job: Job,
         model = model.to(memory_format=torch.channels_last_3d)
     # dropout masks differ between ranks, as they differ between the clips of one batch
     torch.manual_seed(int(np.random.SeedSequence([config.seed, rank]).generate_state(1)[0]))
-    sync = GradSync(torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                      weight_decay=config.weight_decay), rank, world, device)
+    sync = GradSync(make_optimiser(model, config), rank, world, device)
     cluster = None if job.cluster is None else GatheredCluster(job.cluster, rank, world)
     autocast = device.type == "cuda" and config.amp
     plan = _Schedule(videos, config, rng)

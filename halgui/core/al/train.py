@@ -43,6 +43,9 @@ class TrainConfig:
     minutes: float | None = None  # stop after about this long (at the end of a step)
     batch_size: int = 8
     lr: float = 1e-3
+    #: the trunk learns at ``lr`` times this (0 freezes its weights): a round that fine-tunes a
+    #: pretrained trunk on a few labeled frames keeps more of what it brought
+    trunk_lr_scale: float = 1.0
     weight_decay: float = 1e-4
     seed: int = 0
     warm_start: bool = True     # start from the previous round's weights when given
@@ -111,6 +114,22 @@ def initial_model(n_classes: int, config: TrainConfig, init: str | Path | None,
     return model
 
 
+def make_optimiser(model: ActorLocalizer, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with the trunk's learning rate scaled by ``config.trunk_lr_scale``; a frozen
+    trunk (scale 0) has no gradients computed at all."""
+    import torch
+
+    trunk = list(model.trunk.parameters())
+    ids = {id(p) for p in trunk}
+    heads = [p for p in model.parameters() if id(p) not in ids]
+    groups: list[dict[str, object]] = [{"params": heads}]
+    if config.trunk_lr_scale > 0:
+        groups.append({"params": trunk, "lr": config.lr * config.trunk_lr_scale})
+    for p in trunk:
+        p.requires_grad_(config.trunk_lr_scale > 0)
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+
+
 def train(
     videos: Sequence[VideoLabels],
     class_names: Sequence[str],
@@ -140,8 +159,7 @@ def train(
     model = initial_model(len(class_names), config, init, device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last_3d)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    optimiser = make_optimiser(model, config)
     autocast = device.type == "cuda" and config.amp
 
     if config.epochs is None and config.minutes is None:
