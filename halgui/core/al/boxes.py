@@ -158,7 +158,8 @@ def decode(centre_prob: np.ndarray, edges: np.ndarray, class_prob: np.ndarray,
     """One frame's boxes from the head's maps: ``centre_prob`` ``(h, w)``, ``edges``
     ``(4, h, w)``, ``class_prob`` ``(C, h, w)``. Each is ``(box in clip pixels, peak, class
     probabilities at the peak)``, strongest first; a peak is a position no lower than its eight
-    neighbours."""
+    neighbours. Boxes are cut at the clip's edges: an actor half out of view is boxed where it
+    is seen, as a labeler boxes it."""
     h, w = centre_prob.shape
     padded = np.pad(centre_prob, 1, constant_values=-1.0)
     neighbours = np.max(np.stack([padded[dy:dy + h, dx:dx + w] for dy in range(3)
@@ -169,7 +170,7 @@ def decode(centre_prob: np.ndarray, edges: np.ndarray, class_prob: np.ndarray,
     for k in np.argsort(-values, kind="stable")[:config.max_per_frame]:
         y, x = peaks[k]
         left, top, right, bottom = edges[:, y, x]
-        box = ((x + 0.5 - left) * HEAD_STRIDE, (y + 0.5 - top) * HEAD_STRIDE,
-               (x + 0.5 + right) * HEAD_STRIDE, (y + 0.5 + bottom) * HEAD_STRIDE)
+        box = (max(x + 0.5 - left, 0.0) * HEAD_STRIDE, max(y + 0.5 - top, 0.0) * HEAD_STRIDE,
+               min(x + 0.5 + right, w) * HEAD_STRIDE, min(y + 0.5 + bottom, h) * HEAD_STRIDE)
         out.append((tuple(float(v) for v in box), float(values[k]), class_prob[:, y, x]))
     return out

@@ -64,6 +64,17 @@ def test_decode_reads_boxes_at_peaks_by_hand():
     assert decode(centre, edges, classes, BoxConfig(max_per_frame=1))[0][1] == pytest.approx(0.9)
 
 
+def test_a_box_reaching_past_the_clip_is_cut_at_its_edges():
+    centre = np.zeros((8, 6), np.float32)   # 8 rows, 6 columns: a 24 x 32 clip
+    centre[0, 5] = 0.8
+    edges = np.zeros((4, 8, 6), np.float32)
+    edges[:, 0, 5] = (2.0, 3.0, 4.0, 1.0)    # left, top, right, bottom in map pixels
+    (box, peak, _), = decode(centre, edges, np.zeros((1, 8, 6), np.float32))
+    # centre (5.5, 0.5): x from 3.5 to 9.5 -> 6 (the clip's width), y from -2.5 -> 0 to 1.5
+    assert box == pytest.approx((3.5 * 4, 0.0, 6 * 4, 1.5 * 4))
+    assert peak == pytest.approx(0.8)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(6, 24),
                           st.integers(6, 24)), min_size=1, max_size=3))
