@@ -196,8 +196,10 @@ class Project:
             self._depth = 1
             try:
                 yield self._conn
-            except BaseException:
+            except BaseException as exc:
                 self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and connection.is_busy(exc):
+                    raise self._busy(exc) from exc  # PostgreSQL waits on rows, not at BEGIN
                 raise
             else:
                 self._conn.execute("COMMIT")
