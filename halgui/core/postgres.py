@@ -121,15 +121,19 @@ class Connection:
         with _translated():
             cursor = self._raw.execute(text + (" RETURNING id" if returning else ""),
                                        postgres_sql.arguments(tuple(args), order))
-            lastrowid = cursor.fetchone()[0] if returning else None
+            row = cursor.fetchone() if returning else None  # none: ON CONFLICT DO NOTHING
+            lastrowid = None if row is None else int(row[0])
             if with_id and target is not None and target[1]:
                 self._follow_ids(target[0])
         return Cursor(cursor, lastrowid)
 
     def executemany(self, sql: str, rows: Iterable[Iterable[object]]) -> None:
         text, order = postgres_sql.statement(sql)
+        target = postgres_sql.insert_target(sql)
         with _translated(), self._raw.cursor() as cursor:
             cursor.executemany(text, [postgres_sql.arguments(tuple(r), order) for r in rows])
+            if target is not None and target[1] and target[0] in schema.NEVER_REUSED:
+                self._follow_ids(target[0])
 
     def close(self) -> None:
         self._raw.close()

@@ -171,6 +171,13 @@ def test_a_restored_id_moves_the_sequence_past_it(url, tmp_path):
         assert p.add_track(video, walk) == 41
         p.delete_track(41)
         assert p.add_track(video, walk) == 42  # and never goes back
+        with p.transaction() as c:
+            c.executemany("INSERT INTO tracks (id, video_id, class_id, actor) VALUES (?,?,?,?)",
+                          [(50, video, walk, 10), (51, video, walk, 11)])
+            assert c.execute("INSERT INTO tracks (id, video_id, class_id, actor) VALUES"
+                             " (?,?,?,?) ON CONFLICT DO NOTHING",
+                             (50, video, walk, 12)).lastrowid is None  # nothing was added
+        assert p.add_track(video, walk) == 52
 
 
 def test_values_keep_their_type_and_precision(url, tmp_path):
