@@ -111,14 +111,14 @@ class Connection:
         head = sql.strip().upper()
         if head in ("BEGIN", "BEGIN IMMEDIATE"):
             level = "REPEATABLE READ" if head == "BEGIN" else "READ COMMITTED"
-            with _translated():
+            with _translated(self.where):
                 self._raw.execute(f"BEGIN ISOLATION LEVEL {level}")
             return Cursor(self._raw.cursor())
         text, order = postgres_sql.statement(sql)
         target = postgres_sql.insert_target(sql)
         with_id = target is not None and target[0] in schema.NEVER_REUSED
         returning = with_id and "RETURNING" not in head
-        with _translated():
+        with _translated(self.where):
             cursor = self._raw.execute(text + (" RETURNING id" if returning else ""),
                                        postgres_sql.arguments(tuple(args), order))
             row = cursor.fetchone() if returning else None  # none: ON CONFLICT DO NOTHING
@@ -130,7 +130,7 @@ class Connection:
     def executemany(self, sql: str, rows: Iterable[Iterable[object]]) -> None:
         text, order = postgres_sql.statement(sql)
         target = postgres_sql.insert_target(sql)
-        with _translated(), self._raw.cursor() as cursor:
+        with _translated(self.where), self._raw.cursor() as cursor:
             cursor.executemany(text, [postgres_sql.arguments(tuple(r), order) for r in rows])
             if target is not None and target[1] and target[0] in schema.NEVER_REUSED:
                 self._follow_ids(target[0])
@@ -147,7 +147,9 @@ class Connection:
 
 
 @contextmanager
-def _translated() -> Iterator[None]:
+def _translated(where: str) -> Iterator[None]:
+    """psycopg's errors as the store knows them: constraint and lock errors as sqlite3's, a
+    connection the server or the network ended as the one-line :class:`ProjectError`."""
     try:
         yield
     except pg_errors.IntegrityError as exc:
@@ -155,6 +157,9 @@ def _translated() -> Iterator[None]:
         raise IntegrityError(f"{kind}: {exc.diag.message_primary}") from exc
     except _BUSY as exc:
         raise BusyError(f"database is locked ({exc.diag.message_primary})") from exc
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ProjectError(where, f"lost its connection to the server ({first})") from exc
 
 
 def connect(url: str, timeout: float = connection.DEFAULT_BUSY_TIMEOUT_S, *,

@@ -161,6 +161,19 @@ def test_an_unreachable_server_is_one_line(tmp_path):
     assert "\n" not in str(caught.value)
 
 
+def test_a_lost_connection_is_one_line_and_keeps_what_was_saved(url, tmp_path):
+    with Project.create_url(url, tmp_path / "local") as p:
+        p.add_class("walk")
+        with raw(url) as admin:  # the server ends the session (a restart, an administrator)
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        with pytest.raises(ProjectError, match="lost its connection to the server") as caught:
+            p.add_class("run")
+        assert "\n" not in str(caught.value)
+    with Project.open_url(url, tmp_path / "local") as p:
+        assert [c.name for c in p.classes()] == ["walk"]
+
+
 def test_a_restored_id_moves_the_sequence_past_it(url, tmp_path):
     with Project.create_url(url, tmp_path / "local") as p:
         video = p.add_video("v", path=None, width=8, height=8, n_frames=5)
