@@ -18,10 +18,14 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from halgui.core import lock as _lock
 from halgui.core import schema
 from halgui.core.errors import ProjectError
+
+if TYPE_CHECKING:
+    from halgui.core import postgres
 
 #: How long a write waits for another connection's write to end (seconds).
 DEFAULT_BUSY_TIMEOUT_S = 30.0
@@ -44,7 +48,7 @@ class ReadOnlyProject(ProjectError):
 class Opened:
     """An open project database and how it was opened."""
 
-    conn: sqlite3.Connection
+    conn: sqlite3.Connection | postgres.Connection
     mode: str
     read_only_reason: str | None
     lock: _lock.ProjectLock | None
@@ -79,7 +83,7 @@ def open_database(db: Path, *, read_only: bool | str = False, lock: str | None =
         if held is not None:
             held.release()
         if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
-            raise busy_error(db, timeout) from exc
+            raise busy_error(db, timeout, folder) from exc
         raise
     return Opened(conn, RW, None, held, timeout)
 
@@ -147,17 +151,7 @@ def check_database(db: Path, mode: str = RW, reason: str | None = None) -> int:
         raise ProjectError(db, f"is not a readable halgui database ({exc})") from exc
     if app_id != schema.APPLICATION_ID:
         raise ProjectError(db, "is an SQLite file but not a halgui project database")
-    if version > schema.SCHEMA_VERSION:
-        raise ProjectError(
-            db,
-            f"was written by a newer halgui (schema {version}; this version reads up to "
-            f"{schema.SCHEMA_VERSION}): update halgui to open it",
-        )
-    if version < 1 or (version < schema.SCHEMA_VERSION and version not in schema.MIGRATIONS):
-        raise ProjectError(db, f"has schema version {version}, which cannot be migrated")
-    if mode != RW and version < schema.OLDEST_READABLE:
-        raise ProjectError(db, f"has schema version {version}, which must be migrated before "
-                               "it can be read; open it once where it can be written")
+    schema.check_version(db, version, writable=mode == RW)
     return version
 
 
@@ -167,9 +161,10 @@ def is_busy(exc: sqlite3.OperationalError) -> bool:
     return "database is locked" in text or "busy" in text or "table is locked" in text
 
 
-def busy_error(db: Path, timeout: float) -> ProjectError:
-    """The one-line error of a write that waited ``timeout`` seconds in vain."""
-    owner = _lock.read_owner(db.parent)
+def busy_error(db: Path | str, timeout: float, folder: Path | None = None) -> ProjectError:
+    """The one-line error of a write on ``db`` that waited ``timeout`` seconds in vain;
+    ``folder``: where the lock file that may name the holder is (None: there is none)."""
+    owner = _lock.read_owner(folder) if folder is not None else None
     mine = owner is not None and owner.is_this_process()
     holder = owner.describe() if owner is not None and not mine else "another program"
     return ProjectError(db, f"is busy: {holder} kept a write open on it for more than "

@@ -14,12 +14,14 @@ class HalguiError(Exception):
 
 
 class FileProblem(HalguiError):
-    """A problem with one file: the message starts with the path."""
+    """A problem with one file: the message starts with the path (or a database's URL, as
+    given: a project on a PostgreSQL server)."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
         self.path = Path(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        where = path if isinstance(path, str) and "://" in path else self.path
+        super().__init__(f"{where}: {reason}")
 
 
 class ProjectError(FileProblem):

@@ -1,4 +1,5 @@
-"""The project store: a folder with an SQLite database (WAL mode) and regenerable caches.
+"""The project store: a folder with an SQLite database (WAL mode) and regenerable caches, or
+a database on a PostgreSQL server (:mod:`halgui.core.postgres`) with a local folder for them.
 
 Layout of a project folder::
 
@@ -12,6 +13,8 @@ edit the GUI shows as done survives a crash or a kill. Long readers (training, e
 :meth:`Project.snapshot`: a separate connection reads one consistent state while edits go on.
 A program that edits holds ``project.lock`` (:mod:`halgui.core.lock`); a project opened
 read-only, or in a folder that cannot be written (:mod:`halgui.core.connection`), refuses edits.
+The same methods run on both engines: :meth:`Project.create_url` and :meth:`Project.open_url`
+take a ``postgresql://`` URL instead of a folder.
 """
 
 from __future__ import annotations
@@ -21,18 +24,25 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from halgui.core import connection, schema
 from halgui.core.annotations import Box, Keyframe, Source, Track
 from halgui.core.errors import ProjectError
 from halgui.core.lock import ProjectLock
-from halgui.core.names import InvalidName, check_name
+from halgui.core.postgres_sql import label as postgres_label
 from halgui.core.records import ClassRecord, LabelSnapshot, RoundRecord, VideoRecord
+from halgui.core.store_checks import SUBFOLDERS, make_folder, refused
+from halgui.core.store_checks import check_name as _check_name
 
 DB_NAME = "project.halgui"
-SUBFOLDERS = ("cache", "models", "exports")
 SPLITS = ("train", "val", "test")
 _SETTING = "setting."  # prefix of per-project settings in the meta table
+#: Putting a keyframe where one is: its box, flags and source change, its creation time stays.
+_REPLACE_KEYFRAME = (
+    " ON CONFLICT (track_id, frame) DO UPDATE SET x1 = excluded.x1, y1 = excluded.y1,"
+    " x2 = excluded.x2, y2 = excluded.y2, outside = excluded.outside, source = excluded.source,"
+    " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
 
 #: Colours given to new classes in turn when none is chosen (Tableau 10, distinct and readable).
 DEFAULT_COLORS = (
@@ -42,12 +52,19 @@ DEFAULT_COLORS = (
 
 
 class Project:
-    """An open project. Create with :meth:`create`, open with :meth:`open`."""
+    """An open project. Create with :meth:`create`, open with :meth:`open` (or
+    :meth:`create_url`, :meth:`open_url`: on PostgreSQL, ``url`` then says where)."""
 
-    def __init__(self, folder: Path, conn: sqlite3.Connection, *, mode: str = connection.RW,
+    def __init__(self, folder: Path, conn: Any, *, mode: str = connection.RW,
                  read_only_reason: str | None = None, file_lock: ProjectLock | None = None,
-                 busy_timeout: float = connection.DEFAULT_BUSY_TIMEOUT_S) -> None:
+                 busy_timeout: float = connection.DEFAULT_BUSY_TIMEOUT_S,
+                 url: str | None = None) -> None:
         self.folder = folder
+        #: The PostgreSQL database's URL, or None for a project whose database is in its folder.
+        self.url = url
+        #: What messages name: the database file, or the URL (without its password).
+        self.location: Path | str = self.db_path if url is None else postgres_label(url)
+        self._named: Path | str = folder if url is None else self.location
         self._conn = conn
         self._lock = threading.RLock()
         self._depth = 0
@@ -78,15 +95,7 @@ class Project:
         folder = Path(folder).resolve()
         if (folder / DB_NAME).exists():
             raise ProjectError(folder, "already holds a halgui project; open it instead")
-        if folder.exists() and not folder.is_dir():
-            raise ProjectError(folder, "is a file, not a folder")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            for sub in SUBFOLDERS:
-                (folder / sub).mkdir(exist_ok=True)
-        except OSError as exc:
-            reason = f"cannot create the project folder ({exc.strerror})"
-            raise ProjectError(folder, reason) from exc
+        make_folder(folder)
         timeout = connection.busy_timeout_s()
         conn = connection.connect(folder / DB_NAME, timeout=timeout)
         conn.execute("PRAGMA journal_mode = WAL")
@@ -120,6 +129,32 @@ class Project:
         return cls(folder, db.conn, mode=db.mode, read_only_reason=db.read_only_reason,
                    file_lock=db.lock, busy_timeout=db.busy_timeout)
 
+    @classmethod
+    def create_url(cls, url: str, folder: str | Path) -> Project:
+        """Make a new project in the empty PostgreSQL database at ``url``; ``folder`` (made
+        if needed) holds this computer's caches, checkpoints and exports."""
+        from halgui.core import postgres
+
+        folder = Path(folder).resolve()
+        make_folder(folder)
+        db = postgres.create_database(url)
+        return cls(folder, db.conn, busy_timeout=db.busy_timeout, url=url)
+
+    @classmethod
+    def open_url(cls, url: str, folder: str | Path, *, read_only: bool | str = False,
+                 busy_timeout: float | None = None) -> Project:
+        """Open the project in the PostgreSQL database at ``url`` as :meth:`open` opens a
+        folder (no lock file: the server arbitrates writes); ``folder`` as in
+        :meth:`create_url`."""
+        from halgui.core import postgres
+
+        folder = Path(folder).resolve()
+        db = postgres.open_database(url, read_only=read_only, busy_timeout=busy_timeout)
+        if not db.read_only_reason:
+            make_folder(folder)
+        return cls(folder, db.conn, mode=db.mode, read_only_reason=db.read_only_reason,
+                   busy_timeout=db.busy_timeout, url=url)
+
     @property
     def read_only(self) -> bool:
         return self.read_only_reason is not None
@@ -141,7 +176,7 @@ class Project:
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """One transaction; nested calls join the outer one (an import is one transaction)."""
         with self._lock:
             if self._depth:
@@ -152,7 +187,7 @@ class Project:
                     self._depth -= 1
                 return
             if self.read_only_reason is not None:
-                raise ProjectError(self.folder, f"is open read-only ({self.read_only_reason}):"
+                raise ProjectError(self._named, f"is open read-only ({self.read_only_reason}):"
                                                 " nothing can be changed")
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -161,15 +196,17 @@ class Project:
             self._depth = 1
             try:
                 yield self._conn
-            except BaseException:
+            except BaseException as exc:
                 self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and connection.is_busy(exc):
+                    raise self._busy(exc) from exc  # PostgreSQL waits on rows, not at BEGIN
                 raise
             else:
                 self._conn.execute("COMMIT")
             finally:
                 self._depth = 0
 
-    def _query(self, sql: str, args: Iterable[object] = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, args: Iterable[object] = ()) -> list[Any]:
         with self._lock:
             try:
                 return self._conn.execute(sql, tuple(args)).fetchall()
@@ -179,7 +216,8 @@ class Project:
     def _busy(self, exc: sqlite3.OperationalError) -> Exception:
         """A ProjectError for SQLite's ``database is locked``; any other error as it is."""
         if connection.is_busy(exc):
-            return connection.busy_error(self.db_path, self._busy_timeout)
+            return connection.busy_error(self.location, self._busy_timeout,
+                                         self.folder if self.url is None else None)
         return exc
 
     # ------------------------------------------------------------------ videos
@@ -199,9 +237,9 @@ class Project:
     ) -> int:
         """Record a video (probing it is the caller's job, see :mod:`halgui.core.ingest`)."""
         _check_split(split)
-        _check_name("video", name, self.folder)
+        _check_name("video", name, self._named)
         stored = self._store_path(path) if path is not None else None
-        with _refused(self.folder, f"video {name!r}"), self.transaction() as c:
+        with refused(self._named, f"video {name!r}"), self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO videos (name, path, size, hash, width, height, fps, n_frames,"
                 " kind, split) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -215,7 +253,7 @@ class Project:
     def video(self, video_id: int) -> VideoRecord:
         rows = self._query("SELECT * FROM videos WHERE id = ?", (video_id,))
         if not rows:
-            raise ProjectError(self.db_path, f"no video with id {video_id}")
+            raise ProjectError(self.location, f"no video with id {video_id}")
         return self._video(rows[0])
 
     def video_by_name(self, name: str) -> VideoRecord | None:
@@ -245,7 +283,7 @@ class Project:
         except ValueError:
             return str(path)
 
-    def _video(self, row: sqlite3.Row) -> VideoRecord:
+    def _video(self, row: Any) -> VideoRecord:
         path = None if row["path"] is None else self.folder / row["path"]
         return VideoRecord(
             id=row["id"], name=row["name"], path=path, size=row["size"], hash=row["hash"],
@@ -258,12 +296,12 @@ class Project:
         """Stored exactly as given, spaces at its ends included (dialogs strip what a person
         types), so a name round-trips and an import never takes "walk " for "walk"."""
         if not name.strip():
-            raise ProjectError(self.db_path, "a class needs a non-empty name")
-        _check_name("class", name, self.db_path)
+            raise ProjectError(self.location, "a class needs a non-empty name")
+        _check_name("class", name, self.location)
         with self._lock:
             count = self._conn.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
             color = color or DEFAULT_COLORS[count % len(DEFAULT_COLORS)]
-            with _refused(self.db_path, f"class {name!r}"), self.transaction() as c:
+            with refused(self.location, f"class {name!r}"), self.transaction() as c:
                 cur = c.execute("INSERT INTO classes (name, color, shortcut) VALUES (?,?,?)",
                                 (name, color, shortcut))
         return int(cur.lastrowid)
@@ -286,7 +324,7 @@ class Project:
                     "SELECT COALESCE(MAX(actor), 0) + 1 FROM tracks WHERE video_id = ?",
                     (video_id,),
                 ).fetchone()[0]
-            with _refused(self.db_path, "track"):
+            with refused(self.location, "track"):
                 cur = c.execute("INSERT INTO tracks (video_id, class_id, actor) VALUES (?,?,?)",
                                 (video_id, class_id, actor))
         return int(cur.lastrowid)
@@ -317,7 +355,7 @@ class Project:
     def track(self, track_id: int) -> Track:
         rows = self._query("SELECT * FROM tracks WHERE id = ?", (track_id,))
         if not rows:
-            raise ProjectError(self.db_path, f"no track with id {track_id}")
+            raise ProjectError(self.location, f"no track with id {track_id}")
         return self._track(rows[0], self.keyframes(track_id))
 
     def tracks(self, video_id: int) -> list[Track]:
@@ -339,10 +377,7 @@ class Project:
             previous = self._keyframe(track_id, frame)
             c.execute(
                 "INSERT INTO keyframes (track_id, frame, x1, y1, x2, y2, outside, source)"
-                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (track_id, frame) DO UPDATE SET"
-                " x1 = excluded.x1, y1 = excluded.y1, x2 = excluded.x2, y2 = excluded.y2,"
-                " outside = excluded.outside, source = excluded.source,"
-                " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                " VALUES (?,?,?,?,?,?,?,?)" + _REPLACE_KEYFRAME,
                 (track_id, kf.frame, *kf.box.as_tuple(), int(kf.outside), kf.source),
             )
         return previous
@@ -354,8 +389,8 @@ class Project:
                 for k in keyframes]
         with self.transaction() as c:
             c.executemany(
-                "INSERT OR REPLACE INTO keyframes (track_id, frame, x1, y1, x2, y2, outside,"
-                " source) VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO keyframes (track_id, frame, x1, y1, x2, y2, outside, source)"
+                " VALUES (?,?,?,?,?,?,?,?)" + _REPLACE_KEYFRAME,
                 rows,
             )
 
@@ -379,7 +414,7 @@ class Project:
         return _keyframe_row(rows[0]) if rows else None
 
     @staticmethod
-    def _track(row: sqlite3.Row, keyframes: tuple[Keyframe, ...]) -> Track:
+    def _track(row: Any, keyframes: tuple[Keyframe, ...]) -> Track:
         return Track(class_id=row["class_id"], actor=row["actor"], keyframes=keyframes,
                      id=row["id"])
 
@@ -388,11 +423,12 @@ class Project:
         """Mark frames as finished by a person (or take the mark back)."""
         frames = [int(f) for f in frames]
         if any(f < 0 for f in frames):
-            raise ProjectError(self.db_path, "frames are 0-based: a negative frame was given")
+            raise ProjectError(self.location, "frames are 0-based: a negative frame was given")
         with self.transaction() as c:
             if labeled:
                 c.executemany(
-                    "INSERT OR IGNORE INTO labeled_frames (video_id, frame) VALUES (?, ?)",
+                    "INSERT INTO labeled_frames (video_id, frame) VALUES (?, ?)"
+                    " ON CONFLICT DO NOTHING",
                     [(video_id, f) for f in frames],
                 )
             else:
@@ -408,10 +444,15 @@ class Project:
     # ------------------------------------------------------------------ reading it all
     def snapshot(self) -> LabelSnapshot:
         """All labels at one instant, read on a private connection (safe from any thread)."""
-        conn = connection.connect(self.db_path, self._mode, self._busy_timeout)
+        if self.url is None:
+            conn: Any = connection.connect(self.db_path, self._mode, self._busy_timeout)
+        else:
+            from halgui.core import postgres
+
+            conn = postgres.connect(self.url, self._busy_timeout, read_only=self.read_only)
         try:
-            conn.execute("BEGIN")  # a read transaction: one consistent WAL snapshot
-            reader = Project(self.folder, conn)
+            conn.execute("BEGIN")  # a read transaction: one consistent (WAL) snapshot
+            reader = Project(self.folder, conn, url=self.url)
             reader._depth = 1  # already inside the read transaction
             videos = tuple(reader.videos())
             classes = tuple(reader.classes())
@@ -473,8 +514,8 @@ class Project:
             )
             round_id = cur.lastrowid
             c.executemany(
-                "INSERT OR IGNORE INTO proposals (round_id, video_id, frame, score, rank)"
-                " VALUES (?,?,?,?,?)",
+                "INSERT INTO proposals (round_id, video_id, frame, score, rank)"
+                " VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
                 [(round_id, v, f, float(s), rank) for rank, (v, f, s) in enumerate(proposals)],
             )
             c.executemany(
@@ -526,7 +567,7 @@ class Project:
 
 
 # ---------------------------------------------------------------------- helpers
-def _keyframe_row(r: sqlite3.Row) -> Keyframe:
+def _keyframe_row(r: Any) -> Keyframe:
     return Keyframe(r["frame"], Box(r["x1"], r["y1"], r["x2"], r["y2"]), bool(r["outside"]),
                     r["source"])
 
@@ -534,35 +575,3 @@ def _keyframe_row(r: sqlite3.Row) -> Keyframe:
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise ProjectError(Path(DB_NAME), f"split {split!r} is not one of {', '.join(SPLITS)}")
-
-
-class NameRefused(ProjectError, InvalidName):
-    """A name :mod:`halgui.core.names` refuses, naming the project (importers catch InvalidName)."""
-
-
-def _check_name(kind: str, name: str, where: Path) -> None:
-    try:
-        check_name(kind, name)
-    except InvalidName as exc:
-        raise NameRefused(where, str(exc)) from None
-
-
-@contextmanager
-def _refused(where: Path, what: str) -> Iterator[None]:
-    """An insert the schema refuses (a name already used, a class that does not exist) as one
-    ProjectError naming ``what``, instead of SQLite's message."""
-    try:
-        yield
-    except sqlite3.IntegrityError as exc:
-        raise ProjectError(where, f"cannot add {what}: {_why(exc)}") from exc
-
-
-def _why(exc: sqlite3.IntegrityError) -> str:
-    text = str(exc)
-    if "UNIQUE" in text:
-        return "the name is already used"
-    if "FOREIGN KEY" in text:
-        return "it refers to something that does not exist"
-    if "CHECK" in text:
-        return "a value is out of range"
-    return text

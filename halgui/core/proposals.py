@@ -3,8 +3,9 @@ scores and per-frame uncertainty, and the per-video counts the video list shows.
 
 Rounds write these tables (in one transaction each); this module only reads them, on a private
 read-only connection per call, so a view can ask from the GUI thread while a round or an edit
-writes on another connection. Every function takes a :class:`~halgui.core.project.Project` or
-the path of its database, and reads the latest round unless a ``round_id`` is given.
+writes on another connection. Every function takes a :class:`~halgui.core.project.Project` (on
+either engine) or the path of its database, and reads the latest round unless a ``round_id`` is
+given.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ def _round_rows(source: Source, round_id: int | None, sql: str, *args: Any) -> l
         return conn.execute(sql, (round_id, *args)).fetchall()
 
 
-def _round(conn: sqlite3.Connection, round_id: int | None) -> int | None:
+def _round(conn: Any, round_id: int | None) -> int | None:
     if round_id is not None:
         return round_id
     row = conn.execute("SELECT id FROM rounds ORDER BY number DESC LIMIT 1").fetchone()
@@ -222,8 +223,14 @@ def _round(conn: sqlite3.Connection, round_id: int | None) -> int | None:
 
 
 @contextmanager
-def _reader(source: Source) -> Iterator[sqlite3.Connection]:
+def _reader(source: Source) -> Iterator[Any]:
     """A read-only connection to the project database, closed on exit."""
+    if isinstance(source, Project) and source.url is not None:
+        from halgui.core import postgres
+
+        with closing(postgres.connect(source.url, read_only=True)) as conn:
+            yield conn
+        return
     if isinstance(source, Project):
         db = source.db_path
     else:

@@ -1,9 +1,15 @@
 """The project database's schema, its version, and the migrations between versions.
 
 The version lives in ``PRAGMA user_version``; ``PRAGMA application_id`` marks the file as a
-halgui project so that any other SQLite file is refused instead of being written into. A
-database made by a newer halgui is never opened for writing (it would be corrupted by code that
-does not know its tables). Older versions are migrated forward, each step one transaction.
+halgui project so that any other SQLite file is refused instead of being written into. On
+PostgreSQL (:mod:`halgui.core.postgres`) both live in the ``meta`` table, under
+:data:`META_APPLICATION` and :data:`META_VERSION`. A database made by a newer halgui is never
+opened for writing (it would be corrupted by code that does not know its tables). Older
+versions are migrated forward, each step one transaction, by the same :data:`MIGRATIONS` on
+both engines (a step gets either engine's connection and runs SQL both accept).
+
+The schema is written once, below, in SQLite's words; PostgreSQL's is derived from it
+(:func:`halgui.core.postgres_sql.schema`).
 
 Versions: 1, the first; 2, ``AUTOINCREMENT`` on the tables whose ids the app hands around
 (videos, classes, tracks, rounds), so that an id is never given again once deleted: an undo, or
@@ -14,6 +20,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from halgui.core import postgres_sql
+from halgui.core.errors import ProjectError
 
 #: ``PRAGMA application_id`` of a halgui project ("HALG" in ASCII).
 APPLICATION_ID = 0x48414C47
@@ -24,6 +35,11 @@ SCHEMA_VERSION = 2
 OLDEST_READABLE = 1
 #: Tables whose ``id`` is ``AUTOINCREMENT`` from version 2 on.
 NEVER_REUSED = ("videos", "classes", "tracks", "rounds")
+#: The first schema of a project on PostgreSQL (none was ever made at version 1).
+FIRST_POSTGRESQL = 2
+#: The ``meta`` rows that stand on PostgreSQL for SQLite's application id and user version.
+META_APPLICATION = "halgui.application_id"
+META_VERSION = "halgui.schema_version"
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (
@@ -142,10 +158,33 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
             conn.execute(statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
 
 
-Migration = Callable[[sqlite3.Connection], None]
+#: A migration step: gets an ``sqlite3.Connection`` or a :class:`halgui.core.postgres.Connection`.
+Migration = Callable[[Any], None]
 
 #: ``MIGRATIONS[v]`` upgrades a database from version ``v`` to ``v + 1`` inside a transaction.
 MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
+
+
+def statements(engine: str = "sqlite") -> list[str]:
+    """The current schema's statements for ``engine`` ("sqlite" or "postgresql")."""
+    sql = postgres_sql.schema(_SCHEMA_V2) if engine == "postgresql" else _SCHEMA_V2
+    return _statements(sql)
+
+
+def check_version(where: str | Path, version: int, *, writable: bool) -> None:
+    """Refuse a schema ``version`` this code cannot open (``writable``: to be written, and
+    so migrated), with the one-line error naming ``where``."""
+    if version > SCHEMA_VERSION:
+        raise ProjectError(
+            where,
+            f"was written by a newer halgui (schema {version}; this version reads up to "
+            f"{SCHEMA_VERSION}): update halgui to open it",
+        )
+    if version < 1 or (version < SCHEMA_VERSION and version not in MIGRATIONS):
+        raise ProjectError(where, f"has schema version {version}, which cannot be migrated")
+    if not writable and version < OLDEST_READABLE:
+        raise ProjectError(where, f"has schema version {version}, which must be migrated before "
+                                  "it can be read; open it once where it can be written")
 
 
 def create(conn: sqlite3.Connection) -> None:

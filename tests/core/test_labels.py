@@ -1,5 +1,6 @@
 """The label rules without a window: continue-or-create, paste, end, accept, class keys, and the
-one box IoU, against cases worked out by hand and a real project file."""
+one box IoU, against cases worked out by hand and a real project (an SQLite file, and a
+PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from halgui.core.labels import (
     paste_source_frame,
     pasteable,
 )
-from halgui.core.project import ClassRecord, Project
+from halgui.core.project import ClassRecord
 
 WALK, RUN = 1, 2
 LEFT = Box(0, 0, 20, 20)
@@ -61,8 +62,8 @@ def test_no_track_fits_when_each_shows_a_box_there_or_was_ended():
 
 
 @pytest.fixture
-def project(tmp_path):
-    with Project.create(tmp_path / "proj") as p:
+def project(store):  # on both engines (tests/core/conftest.py)
+    with store.create() as p:
         yield p
 
 

@@ -1,4 +1,5 @@
-"""The project store on a real SQLite file: edits, snapshots, bad databases, durability."""
+"""The project store on a real SQLite file: edits, snapshots, bad databases, durability. The
+tests that take ``project`` or ``store`` run on PostgreSQL too (tests/core/conftest.py)."""
 
 import os
 import random
@@ -21,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def project(tmp_path):
-    with Project.create(tmp_path / "proj") as p:
+def project(store):
+    with store.create() as p:
         yield p
 
 
@@ -43,22 +44,22 @@ def test_new_project_layout_and_wal(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
 
 
-def test_edits_are_committed_when_the_method_returns(project):
+def test_edits_are_committed_when_the_method_returns(project, store):
     video, track = add_labeled_video(project)
     project.set_keyframe(track, 7, Box(1, 2, 30, 40))
     project.set_labeled(video, [7, 8])
-    other = sqlite3.connect(project.db_path)  # another process's view, project still open
+    other = store.raw(project)  # another process's view, project still open
     assert other.execute("SELECT frame, x1, y2 FROM keyframes").fetchall() == [(7, 1.0, 40.0)]
     assert other.execute("SELECT COUNT(*) FROM labeled_frames").fetchone()[0] == 2
 
 
-def test_labels_survive_reopen(tmp_path):
-    with Project.create(tmp_path / "p") as p:
+def test_labels_survive_reopen(store):
+    with store.create() as p:
         video, track = add_labeled_video(p)
         p.set_keyframe(track, 3, Box(1, 2, 3, 4), source="model-accepted")
         p.set_keyframe(track, 9, Box(5, 6, 7, 8), outside=True)
         p.set_labeled(video, [3])
-    with Project.open(tmp_path / "p") as p:
+    with store.open(p) as p:
         (t,) = p.tracks(video)
         assert [(k.frame, k.box.as_tuple(), k.outside, k.source) for k in t.keyframes] == [
             (3, (1, 2, 3, 4), False, "model-accepted"),
@@ -285,8 +286,8 @@ def test_edits_reported_committed_survive_sigkill(tmp_path):
     print(f"{DURABILITY_KILLS} SIGKILLs, {len(reported)} edits reported committed, all kept")
 
 
-def test_settings_are_json_values_kept_per_project(tmp_path):
-    with Project.create(tmp_path / "a") as a, Project.create(tmp_path / "b") as b:
+def test_settings_are_json_values_kept_per_project(store):
+    with store.create("a") as a, store.create("b") as b:
         assert a.get_setting("round") is None
         assert a.get_setting("round", {"epochs": 10}) == {"epochs": 10}
         a.set_setting("round", {"epochs": 3, "device": "cpu", "budget": None})
@@ -295,7 +296,7 @@ def test_settings_are_json_values_kept_per_project(tmp_path):
         assert b.get_setting("round") is None
         with pytest.raises(TypeError):
             a.set_setting("bad", object())
-    with Project.open(tmp_path / "a") as again:
+    with store.open(a) as again:
         assert again.get_setting("round") == {"epochs": 4, "device": "cpu", "budget": None}
         assert again.get_setting("alpha") == 0.25
         with again.transaction() as c:

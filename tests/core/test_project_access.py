@@ -1,5 +1,6 @@
 """Who may change a project, and when: the lock file, ids never given twice, a busy database,
-read-only folders, and the migration of version 1 projects. Real SQLite files, real processes."""
+read-only folders, and the migration of version 1 projects. Real SQLite files, real processes;
+ids on PostgreSQL too (its own busy and read-only cases: test_store_postgresql.py)."""
 
 import os
 import shutil
@@ -119,10 +120,11 @@ def test_two_takers_of_a_stale_lock_end_with_one_holder(folder):
 
 
 # ---------------------------------------------------------------------- ids
-def test_a_deleted_id_is_never_given_again(folder):
-    with Project.open(folder) as p:
-        video = p.videos()[0].id
-        walk = p.classes()[0].id
+def test_a_deleted_id_is_never_given_again(store):  # on both engines (conftest.py)
+    with store.create() as p:
+        video = p.add_video("v", path=None, width=160, height=120, n_frames=50)
+        walk = p.add_class("walk")
+        p.add_track(video, walk)
         last = p.add_track(video, walk)
         p.delete_track(last)
         assert p.add_track(video, walk) > last  # SQLite alone would give `last` again

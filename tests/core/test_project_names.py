@@ -5,14 +5,13 @@ import pytest
 
 from halgui.core.errors import ProjectError
 from halgui.core.names import InvalidName
-from halgui.core.project import Project
 
 BAD = ["ju\nmp", "ju\tmp", "ju\rmp", "jump\x00", "ju\x1bmp", "ju\u2028mp", "ju\u202emp"]
 
 
 @pytest.fixture
-def project(tmp_path):
-    with Project.create(tmp_path / "p") as p:
+def project(store):  # on both engines (tests/core/conftest.py)
+    with store.create() as p:
         yield p
 
 
@@ -22,7 +21,7 @@ def test_a_class_name_with_a_control_character_is_refused(project, bad):
         project.add_class(bad)
     assert isinstance(info.value, InvalidName)  # importers re-raise it naming their file
     message = str(info.value)
-    assert message.startswith(f"{project.db_path}: class name ")
+    assert message.startswith(f"{project.location}: class name ")
     assert "control character" in message and "\n" not in message
     assert project.classes() == []
 

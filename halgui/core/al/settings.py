@@ -87,7 +87,7 @@ class RoundSettings:
         the project file, never silently a default."""
         stored = project.get_setting(KEY, {})
         if not isinstance(stored, dict):
-            raise ProjectError(project.db_path,
+            raise ProjectError(project.location,
                                f"the saved round settings are not a table of values: {stored!r}")
         values: dict[str, Any] = {}
         for name in FIELDS:
@@ -97,7 +97,7 @@ class RoundSettings:
                 problem = expected(name, stored[name])
                 if problem is not None:
                     raise ProjectError(
-                        project.db_path, f"the saved round setting {name} is {stored[name]!r},"
+                        project.location, f"the saved round setting {name} is {stored[name]!r},"
                         f" not {problem}; change it in the app's Round settings or override it"
                         " with a flag")
                 values[name] = stored[name]

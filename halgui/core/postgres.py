@@ -1,0 +1,276 @@
+"""A project database on a PostgreSQL server, behind the connection the SQLite store uses.
+
+The Project API speaks DB-API SQL with ``?`` placeholders to an ``sqlite3.Connection`` (rows
+by name, ``lastrowid``, explicit ``BEGIN`` / ``COMMIT``, sqlite3's exception classes). This
+module gives it the same on PostgreSQL through psycopg 3, so each method of
+:class:`~halgui.core.project.Project` is written once: :class:`Connection` rewrites the few
+differences of dialect (:mod:`halgui.core.postgres_sql`) and raises the constraint and lock
+errors as subclasses of sqlite3's, so ``except sqlite3.IntegrityError`` means the same on both.
+
+What SQLite keeps in ``PRAGMA application_id`` and ``user_version`` lives in the ``meta`` table
+here (:data:`~halgui.core.schema.META_APPLICATION`, :data:`~halgui.core.schema.META_VERSION`):
+a database without that mark is not a halgui project and is refused, as one of a newer schema.
+
+A transaction begun for writing (``BEGIN IMMEDIATE``) runs at READ COMMITTED; a plain
+``BEGIN`` (a reader's snapshot) at REPEATABLE READ, the one consistent state SQLite's read
+transaction gives. A wait for another connection's lock longer than the busy timeout ends as
+SQLite's does (``database is locked``), which the store reports as a busy project.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from halgui.core import connection, postgres_sql, schema
+from halgui.core.errors import ProjectError
+from halgui.core.postgres_sql import label
+
+#: Seconds to wait for the server to answer a new connection.
+CONNECT_TIMEOUT_S = 10
+#: SQLite's words for PostgreSQL's constraint errors (by SQLSTATE), which the store matches.
+_CONSTRAINT = {
+    "23505": "UNIQUE constraint failed",
+    "23503": "FOREIGN KEY constraint failed",
+    "23514": "CHECK constraint failed",
+    "23502": "NOT NULL constraint failed",
+}
+_BUSY = (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected,
+         pg_errors.SerializationFailure)
+
+
+class IntegrityError(sqlite3.IntegrityError):
+    """A constraint PostgreSQL enforced, worded as SQLite words it."""
+
+
+class BusyError(sqlite3.OperationalError):
+    """A lock another connection held longer than the busy timeout."""
+
+
+class Row(tuple):  # type: ignore[type-arg]
+    """A row by position and by column name, as ``sqlite3.Row``."""
+
+    _names: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], names: dict[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            key = self._names[key]
+        return super().__getitem__(key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _rows(cursor: Any) -> Any:
+    names = {c.name: i for i, c in enumerate(cursor.description or ())}
+    return lambda values: Row(values, names)
+
+
+class Cursor:
+    """What ``execute`` returns: the rows, and the id an ``INSERT`` gave (``lastrowid``)."""
+
+    def __init__(self, cursor: Any, lastrowid: int | None = None) -> None:
+        self._cursor = cursor
+        self.lastrowid = lastrowid
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+    def fetchone(self) -> Row | None:
+        return self._cursor.fetchone() if self._cursor.description else None
+
+    def fetchall(self) -> list[Row]:
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.fetchall())
+
+
+class Connection:
+    """An ``sqlite3.Connection`` look-alike on a PostgreSQL database (autocommit; the store
+    begins and ends its transactions itself)."""
+
+    engine = "postgresql"
+
+    def __init__(self, raw: psycopg.Connection[Any], where: str) -> None:
+        self._raw = raw
+        self.where = where
+
+    def execute(self, sql: str, args: Iterable[object] = ()) -> Cursor:
+        head = sql.strip().upper()
+        if head in ("BEGIN", "BEGIN IMMEDIATE"):
+            level = "REPEATABLE READ" if head == "BEGIN" else "READ COMMITTED"
+            with _translated(self.where):
+                self._raw.execute(f"BEGIN ISOLATION LEVEL {level}")
+            return Cursor(self._raw.cursor())
+        text, order = postgres_sql.statement(sql)
+        target = postgres_sql.insert_target(sql)
+        with_id = target is not None and target[0] in schema.NEVER_REUSED
+        returning = with_id and "RETURNING" not in head
+        with _translated(self.where):
+            cursor = self._raw.execute(text + (" RETURNING id" if returning else ""),
+                                       postgres_sql.arguments(tuple(args), order))
+            row = cursor.fetchone() if returning else None  # none: ON CONFLICT DO NOTHING
+            lastrowid = None if row is None else int(row[0])
+            if with_id and target is not None and target[1]:
+                self._follow_ids(target[0])
+        return Cursor(cursor, lastrowid)
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[object]]) -> None:
+        text, order = postgres_sql.statement(sql)
+        target = postgres_sql.insert_target(sql)
+        with _translated(self.where), self._raw.cursor() as cursor:
+            cursor.executemany(text, [postgres_sql.arguments(tuple(r), order) for r in rows])
+            if target is not None and target[1] and target[0] in schema.NEVER_REUSED:
+                self._follow_ids(target[0])
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def _follow_ids(self, table: str) -> None:
+        """After a row was put back with its own id, move the table's id sequence past it:
+        a new row never takes that id, and no id below the sequence is given again."""
+        self._raw.execute(
+            "SELECT setval(s, GREATEST((SELECT MAX(id) FROM " + table + "), nextval(s) - 1))"
+            " FROM pg_get_serial_sequence(%s, 'id') AS s", (table,))
+
+
+@contextmanager
+def _translated(where: str) -> Iterator[None]:
+    """psycopg's errors as the store knows them: constraint and lock errors as sqlite3's, a
+    connection the server or the network ended as the one-line :class:`ProjectError`."""
+    try:
+        yield
+    except pg_errors.IntegrityError as exc:
+        kind = _CONSTRAINT.get(exc.sqlstate or "", "constraint failed")
+        raise IntegrityError(f"{kind}: {exc.diag.message_primary}") from exc
+    except _BUSY as exc:
+        raise BusyError(f"database is locked ({exc.diag.message_primary})") from exc
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ProjectError(where, f"lost its connection to the server ({first})") from exc
+
+
+def connect(url: str, timeout: float = connection.DEFAULT_BUSY_TIMEOUT_S, *,
+            read_only: bool = False) -> Connection:
+    """A connection to the database at ``url``; a lock waited for longer than ``timeout``
+    seconds ends in :class:`BusyError`; ``read_only``: the server refuses every write."""
+    where = label(url)
+    try:
+        raw = psycopg.connect(url, autocommit=True, row_factory=_rows,
+                              connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ProjectError(where, f"cannot be reached ({first})") from exc
+    raw.execute(f"SET lock_timeout = {max(1, round(timeout * 1000))}")
+    if read_only:
+        raw.execute("SET default_transaction_read_only = on")
+    return Connection(raw, where)
+
+
+def open_database(url: str, *, read_only: bool | str = False,
+                  busy_timeout: float | None = None) -> connection.Opened:
+    """Open a project database on a server: checked, migrated (unless ``read_only``)."""
+    timeout = connection.busy_timeout_s(busy_timeout)
+    conn = connect(url, timeout, read_only=bool(read_only))
+    try:
+        version = check(conn, writable=not read_only)
+        if not read_only and version < schema.SCHEMA_VERSION:
+            migrate(conn, version)
+    except BaseException as exc:
+        conn.close()
+        if isinstance(exc, BusyError):
+            raise connection.busy_error(label(url), timeout) from exc
+        raise
+    if read_only:
+        reason = read_only if isinstance(read_only, str) else "opened read-only"
+        return connection.Opened(conn, connection.RO, reason, None, timeout)
+    return connection.Opened(conn, connection.RW, None, None, timeout)
+
+
+def create_database(url: str, busy_timeout: float | None = None) -> connection.Opened:
+    """Make the current schema in an empty database (refused if it holds any table)."""
+    timeout = connection.busy_timeout_s(busy_timeout)
+    conn = connect(url, timeout)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (schema.APPLICATION_ID,))
+            _check_empty(conn)
+            for statement in schema.statements(conn.engine):
+                conn.execute(statement)
+            conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
+                (schema.META_APPLICATION, str(schema.APPLICATION_ID)),
+                (schema.META_VERSION, str(schema.SCHEMA_VERSION)),
+            ])
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.close()
+        raise
+    return connection.Opened(conn, connection.RW, None, None, timeout)
+
+
+def check(conn: Connection, *, writable: bool = True) -> int:
+    """The schema version of a project database; raise if it is not one, or is unusable."""
+    marks: dict[str, str] = {}
+    if conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]:
+        marks = dict(conn.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                  (schema.META_APPLICATION, schema.META_VERSION)).fetchall())
+    if marks.get(schema.META_APPLICATION) != str(schema.APPLICATION_ID):
+        raise ProjectError(conn.where, "is a PostgreSQL database but not a halgui project "
+                                       "database")
+    try:
+        version = int(marks.get(schema.META_VERSION, ""))
+    except ValueError:
+        raise ProjectError(conn.where, "has no readable schema version in its meta table"
+                           ) from None
+    if 1 <= version < schema.FIRST_POSTGRESQL:  # older than any PostgreSQL project
+        raise ProjectError(conn.where, f"has schema version {version}, which cannot be migrated")
+    schema.check_version(conn.where, version, writable=writable)
+    return version
+
+
+def migrate(conn: Connection, from_version: int) -> None:
+    """Run every migration from ``from_version`` up to the current schema, one transaction
+    each; a step another program ran meanwhile (the version in ``meta`` moved) is skipped."""
+    for version in range(from_version, schema.SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (schema.APPLICATION_ID,))
+            row = conn.execute("SELECT value FROM meta WHERE key = ?",
+                               (schema.META_VERSION,)).fetchone()
+            if row is not None and int(row[0]) == version:
+                schema.MIGRATIONS[version](conn)
+                conn.execute("UPDATE meta SET value = ? WHERE key = ?",
+                             (str(version + 1), schema.META_VERSION))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _check_empty(conn: Connection) -> None:
+    tables = [r[0] for r in conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+    if not tables:
+        return
+    if "meta" in tables and conn.execute(
+            "SELECT 1 FROM meta WHERE key = ? AND value = ?",
+            (schema.META_APPLICATION, str(schema.APPLICATION_ID))).fetchone():
+        raise ProjectError(conn.where, "already holds a halgui project; open it instead")
+    raise ProjectError(conn.where, f"is not empty ({len(tables)} tables): a new project needs "
+                                   "an empty database")
