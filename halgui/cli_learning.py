@@ -44,8 +44,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         resolve(pretrained)  # a missing file is refused before any data is read
     check_nproc(args.nproc, args.device)  # as are more processes than CPUs or GPUs
+    if args.backbone_weights is not None and not args.backbone_weights.is_file():
+        raise HalguiError(f"{args.backbone_weights}: no such backbone weights file")
     config = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size,
                          pretrained=pretrained, seed=args.seed, device=args.device,
+                         backbone=args.backbone, freeze=args.freeze,
+                         backbone_weights=None if args.backbone_weights is None
+                         else str(args.backbone_weights),
                          stew=StewConfig(weighting=args.weighting), box_source=args.boxes,
                          nproc=args.nproc)
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
@@ -229,7 +234,7 @@ def round_config(project: Project, args: argparse.Namespace) -> RoundConfig:
     from halgui.core.al.settings import FIELDS, RoundSettings
 
     given = {name: getattr(args, name) for name in FIELDS if getattr(args, name) is not None}
-    for name in ("budget", "minutes"):
+    for name in ("budget", "minutes", "backbone_weights"):
         if given.get(name) == _AUTO:
             given[name] = None
     base = RoundConfig()
@@ -247,6 +252,15 @@ def round_config(project: Project, args: argparse.Namespace) -> RoundConfig:
 #: the help of ``--nproc`` (train and round)
 NPROC_HELP = ("train data parallel on N processes: one per CUDA GPU, or sharing the CPU "
               "(default 1; see docs/training.md)")
+
+#: the help of the backbone flags (train and round)
+BACKBONE_HELP = ("the model's trunk: r2plus1d-tiny (halgui's, fast) or one of torchvision's "
+                 "pretrained on Kinetics-400 (needs halgui[kinetics]; slow on a CPU; "
+                 "docs/backbones.md)")
+BACKBONE_WEIGHTS_HELP = ("a Kinetics backbone's weights from this file (a torchvision state "
+                         "dict) instead of downloading them")
+FREEZE_HELP = ("trunk stages training leaves as they are: auto (all but the last of a "
+               "Kinetics trunk, none of halgui's), none, lower (all but the last) or all")
 
 _AUTO = "auto"  # --budget auto / --minutes none: no number, whatever the project saved
 
@@ -271,6 +285,12 @@ class _Choices(Sequence[str]):
 
     def __contains__(self, value: object) -> bool:
         return value in self._items()
+
+
+def backbone_choices(name: str) -> Sequence[str]:
+    """``halgui train``'s choices of Round setting list ``name`` (BACKBONES, FREEZE), read
+    lazily as ``halgui round``'s are."""
+    return _Choices(name)
 
 
 def _setting(name: str) -> Callable[[str], Any]:
@@ -312,6 +332,11 @@ def round_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrained", default=None, choices=_Choices("STARTS"), metavar="START",
                    help="what a model that does not warm-start starts from, one of: "
                         "%(choices)s (synth: halgui's pretrained trunk)")
+    p.add_argument("--backbone", default=None, choices=_Choices("BACKBONES"), metavar="NAME",
+                   help=BACKBONE_HELP + " (%(choices)s)")
+    p.add_argument("--backbone-weights", type=_setting("backbone_weights"), default=None,
+                   metavar="FILE", help=BACKBONE_WEIGHTS_HELP + ", or none (download them)")
+    p.add_argument("--freeze", default=None, choices=_Choices("FREEZE"), help=FREEZE_HELP)
     p.add_argument("--clips-per-epoch", type=int, default=None)
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the round's training and selection")

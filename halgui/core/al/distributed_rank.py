@@ -182,6 +182,7 @@ def train_rank(rank: int, world: int, device: torch.device, job: Job,
         initial_model,
         step_progress,
         train_step,
+        trainable,
     )
 
     config = job.config
@@ -194,7 +195,7 @@ def train_rank(rank: int, world: int, device: torch.device, job: Job,
         model = model.to(memory_format=torch.channels_last_3d)
     # dropout masks differ between ranks, as they differ between the clips of one batch
     torch.manual_seed(int(np.random.SeedSequence([config.seed, rank]).generate_state(1)[0]))
-    sync = GradSync(torch.optim.AdamW(model.parameters(), lr=config.lr,
+    sync = GradSync(torch.optim.AdamW(trainable(model), lr=config.lr,
                                       weight_decay=config.weight_decay), rank, world, device)
     cluster = None if job.cluster is None else GatheredCluster(job.cluster, rank, world)
     autocast = device.type == "cuda" and config.amp

@@ -52,6 +52,16 @@ class TrainConfig:
     device: str = "auto"        # auto | cpu | cuda | mps
     amp: bool = True            # bf16 autocast on GPU
     width: int = 16             # model width (see ModelConfig)
+    #: the trunk of a new model (model.BACKBONES): halgui's small one, or one of torchvision's
+    #: pretrained on Kinetics-400 (kinetics.KINETICS; the Kinetics weights are its start)
+    backbone: str = "r2plus1d-tiny"
+    #: a Kinetics backbone's weights from this file (a torchvision state dict) instead of
+    #: downloading them
+    backbone_weights: str | None = None
+    #: which trunk stages training leaves as they are (kinetics.FREEZE): "auto" freezes all
+    #: but the last stage of a Kinetics trunk (nearly as cheap as freezing it all on a CPU,
+    #: docs/backbones.md) and nothing of halgui's small trunk
+    freeze: str = "auto"
     clip: ClipConfig = field(default_factory=ClipConfig)
     stew: StewConfig = field(default_factory=StewConfig)
     boxes: BoxConfig = field(default_factory=BoxConfig)
@@ -82,14 +92,30 @@ class TrainResult:
 
 
 def build_model(n_classes: int, config: TrainConfig) -> ActorLocalizer:
-    """A new model for ``n_classes``: from ``config.pretrained`` if set, else from scratch."""
-    from halgui.core.al.model import ActorLocalizer, ModelConfig
+    """A new model for ``n_classes``: from ``config.pretrained`` if set, else from scratch.
 
+    With a Kinetics backbone, a shipped starting point (halgui's synth trunk, made for its
+    small backbone) means the backbone's Kinetics-400 weights; a checkpoint file must have
+    been trained with the same backbone.
+    """
+    from halgui.core.al.backbones import KINETICS
+    from halgui.core.al.kinetics import load_weights
+    from halgui.core.al.model import BACKBONES, ActorLocalizer, ModelConfig
+    from halgui.core.al.pretrained import SHIPPED
+
+    if config.backbone not in BACKBONES:
+        raise HalguiError(f"unknown backbone {config.backbone!r}; known: "
+                          f"{', '.join(BACKBONES)}")
     model_config = ModelConfig(
         n_classes=n_classes, clip_len=config.clip.clip_len, stride=config.clip.stride,
-        size=config.clip.size, width=config.width, boxes=config.box_source)
-    if config.pretrained is None:
-        return ActorLocalizer(model_config)
+        size=config.clip.size, width=config.width, boxes=config.box_source,
+        backbone=config.backbone)
+    kinetics = config.backbone in KINETICS
+    if config.pretrained is None or (kinetics and config.pretrained in SHIPPED):
+        model = ActorLocalizer(model_config)
+        if kinetics and config.pretrained is not None:
+            load_weights(model.trunk, config.backbone, config.backbone_weights)
+        return model
     from halgui.core.al.pretrained import build_from
 
     return build_from(config.pretrained, model_config)[0]
@@ -97,18 +123,31 @@ def build_model(n_classes: int, config: TrainConfig) -> ActorLocalizer:
 
 def initial_model(n_classes: int, config: TrainConfig, init: str | Path | None,
                   device: torch.device) -> ActorLocalizer:
-    """What training starts from: ``init`` (the previous round's model) when warm-starting,
-    else :func:`build_model`."""
-    if init is None or not config.warm_start:
-        return build_model(n_classes, config).to(device)
-    from halgui.core.al import checkpoint
+    """What training starts from: ``init`` (the previous round's model) when warm-starting
+    and it has the chosen backbone (a new backbone starts over), else :func:`build_model`;
+    with ``config.freeze``'s trunk stages frozen."""
+    from halgui.core.al.kinetics import freeze_trunk
 
-    model = checkpoint.load(init, device).model
-    if config.box_source == "centre":
-        from halgui.core.al.pretrained import with_box_head
+    model = None
+    if init is not None and config.warm_start:
+        from halgui.core.al import checkpoint
 
-        model = with_box_head(model)  # one trained before models had a box head
+        model = checkpoint.load(init, device).model
+        if model.config.backbone != config.backbone:
+            model = None
+        elif config.box_source == "centre":
+            from halgui.core.al.pretrained import with_box_head
+
+            model = with_box_head(model)  # one trained before models had a box head
+    if model is None:
+        model = build_model(n_classes, config).to(device)
+    freeze_trunk(model, config.freeze)
     return model
+
+
+def trainable(model: ActorLocalizer) -> list[torch.nn.Parameter]:
+    """The parameters training changes (a frozen stage's are left out)."""
+    return [p for p in model.parameters() if p.requires_grad]
 
 
 def train(
@@ -140,7 +179,7 @@ def train(
     model = initial_model(len(class_names), config, init, device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last_3d)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
+    optimiser = torch.optim.AdamW(trainable(model), lr=config.lr,
                                   weight_decay=config.weight_decay)
     autocast = device.type == "cuda" and config.amp
 

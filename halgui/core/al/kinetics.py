@@ -1,0 +1,156 @@
+"""Trunks from torchvision's video models, pretrained on Kinetics-400 (real footage).
+
+torchvision is an optional extra (``pip install 'halgui[kinetics]'``): it is imported only when
+one of these backbones is built, so the base install and the default trunk never need it.
+
+torchvision's VideoResNets (r2plus1d_18, r3d_18, mc3_18) have a stem and four stages at spatial
+strides 2, 2, 4, 8, 16, and the later stages halve the frames too (mc3_18's do not). The heads
+need deep features at stride 16 and skip features at stride 4, both with every clip frame (the
+actor map and the box head are per frame, model.py), so :class:`VideoResNetTrunk` returns the
+last stage and the second stage, each interpolated back to the clip's frames in time only.
+S3D (stride 32, Inception branches) and MViT v2 (a fixed 16 x 224 x 224 input) do not fit that
+contract without reshaping them, so they are not offered.
+
+Weights come from torchvision's weights API (downloaded once into torch's hub cache, with a
+progress bar) or from a file a user gives (a torchvision state dict), for a machine offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from halgui.core.al.backbones import FREEZE, KINETICS, KINETICS_MEAN, KINETICS_STD
+from halgui.core.errors import HalguiError
+
+if TYPE_CHECKING:
+    from halgui.core.al.model import ModelConfig
+
+__all__ = ["VideoResNetTrunk", "factory", "freeze_trunk", "load_weights", "torchvision",
+           "weights_source"]
+
+def torchvision() -> Any:
+    """torchvision, or a one-line error saying how to install it."""
+    try:
+        import torchvision as tv
+    except ImportError as exc:
+        raise HalguiError(f"the Kinetics backbones need torchvision, which is not installed "
+                          f"({exc.msg}); install it with: pip install 'halgui[kinetics]'"
+                          ) from None
+    return tv
+
+
+class VideoResNetTrunk(nn.Module):
+    """A torchvision VideoResNet returning ``(deep, skip)`` at strides 16 and 4, every frame."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        video = torchvision().models.video
+        net = getattr(video, KINETICS[name].builder)(weights=None)
+        self.stem, self.layer1, self.layer2 = net.stem, net.layer1, net.layer2
+        self.layer3, self.layer4 = net.layer3, net.layer4
+        self.out_channels = 512
+        self.skip_channels = 128
+        self.mean, self.std = KINETICS_MEAN, KINETICS_STD
+
+    def stages(self) -> list[nn.Module]:
+        """Lowest first, as :func:`freeze_trunk` counts them."""
+        return [self.stem, self.layer1, self.layer2, self.layer3, self.layer4]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        frames = x.shape[2]
+        skip = self.layer2(self.layer1(self.stem(x)))
+        deep = self.layer4(self.layer3(skip))
+        return _to_frames(deep, frames), _to_frames(skip, frames)
+
+
+def _to_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """``(B, C, t, h, w)`` -> ``(B, C, frames, h, w)``, linear in time, space untouched."""
+    if x.shape[2] == frames:
+        return x
+    return F.interpolate(x, size=(frames, *x.shape[3:]), mode="trilinear", align_corners=False)
+
+
+def factory(name: str) -> Callable[[ModelConfig], nn.Module]:
+    """The BACKBONES entry of ``name``: its architecture with random weights (a checkpoint or
+    :func:`load_weights` fills them)."""
+    return lambda config: VideoResNetTrunk(name)
+
+
+def weights_source(name: str) -> tuple[str, Path]:
+    """The URL of ``name``'s Kinetics-400 weights and where torch caches the download."""
+    weights = getattr(torchvision().models.video, KINETICS[name].weights).KINETICS400_V1
+    url = weights.url
+    return url, Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
+def load_weights(trunk: VideoResNetTrunk, name: str, path: str | Path | None = None,
+                 progress: bool = True) -> str:
+    """Fill ``trunk`` with Kinetics-400 weights: from ``path`` (a torchvision state dict) or
+    downloaded once into torch's cache. Returns where they came from; a one-line
+    :class:`HalguiError` when they cannot be had."""
+    if path is not None:
+        state = _read_state(Path(path))
+        where = str(path)
+    else:
+        url, cached = weights_source(name)
+        try:
+            state = torch.hub.load_state_dict_from_url(url, progress=progress, check_hash=True)
+        except Exception as exc:  # URLError, a refused connection, a cut download: one line
+            reason = str(getattr(exc, "reason", None) or exc).splitlines()[0]
+            raise HalguiError(
+                f"backbone {name}: cannot download its Kinetics-400 weights from {url} to "
+                f"{cached} ({reason}); offline, download that file elsewhere and put it "
+                f"there, or give it with --backbone-weights FILE") from None
+        where = url
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}  # Kinetics' classes
+    expected = trunk.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        raise HalguiError(f"{where}: not the weights of torchvision's {name} ("
+                          f"{len(missing)} tensor(s) missing, {len(unexpected)} unexpected, "
+                          f"{len(wrong)} of another shape, e.g. "
+                          f"{(missing + unexpected + wrong)[0]})")
+    trunk.load_state_dict(state)
+    return where
+
+
+def _read_state(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict file, read safely (tensors only), or a one-line error naming it."""
+    if not path.is_file():
+        raise HalguiError(f"{path}: no such backbone weights file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch's own text suggests unsafe loading: never passed on
+        raise HalguiError(f"{path}: not a PyTorch state dict of tensors") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in state.values()):
+        raise HalguiError(f"{path}: not a PyTorch state dict of tensors")
+    return state
+
+
+def freeze_trunk(model: nn.Module, freeze: str) -> list[nn.Module]:
+    """Stop training the trunk's lower stages (``"lower"``), all of it (``"all"``) or none;
+    ``"auto"`` is "lower" for a Kinetics trunk (pretrained on real video, and slow to train on
+    a CPU) and "none" for halgui's small one. Frozen stages keep their weights and their
+    BatchNorm statistics (they stay in eval mode: the model's ``train()`` honours that).
+    Returns the frozen stages."""
+    if freeze not in FREEZE:
+        raise HalguiError(f"unknown freeze choice {freeze!r}; known: {', '.join(FREEZE)}")
+    trunk = model.trunk  # type: ignore[attr-defined]
+    if freeze == "auto":
+        freeze = "lower" if isinstance(trunk, VideoResNetTrunk) else "none"
+    stages = trunk.stages()
+    frozen = {"none": [], "lower": stages[:-1], "all": stages}[freeze]
+    for stage in frozen:
+        stage.requires_grad_(False)
+        stage.eval()
+    model.frozen = frozen  # type: ignore[attr-defined]
+    return frozen
