@@ -29,7 +29,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from halgui.core.al.dataset import class_names, training_set
     from halgui.core.al.distributed import check_nproc
     from halgui.core.al.stew import StewConfig
-    from halgui.core.al.train import TrainConfig, train
+    from halgui.core.al.train import TrainConfig, prepare_backbone, train
     from halgui.core.project import Project
 
     at_least_one(args, "epochs", "batch_size", "size", "clips_per_epoch")
@@ -56,6 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
         clip = dataclasses.replace(clip, size=args.size)
+    prepare_backbone(config)  # the weights, downloaded or read, before any data work
     with Project.open(args.dir) as project:
         snapshot = project.snapshot()
         if args.init is not None:
@@ -211,12 +212,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_round(args: argparse.Namespace) -> int:
     from halgui.core.al.distributed import check_nproc
     from halgui.core.al.rounds import run_round
+    from halgui.core.al.train import prepare_backbone
     from halgui.core.project import Project
 
     at_least_one(args, "clips_per_epoch")  # epochs and budget: checked by their flags' types
     with Project.open(args.dir, lock="halgui round", force=args.force) as project:
         config = round_config(project, args)
         check_nproc(config.train.nproc, config.train.device)
+        prepare_backbone(config.train)
         result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
     output({"round": result.number, "proposals": result.proposals,
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
@@ -259,8 +262,9 @@ BACKBONE_HELP = ("the model's trunk: r2plus1d-tiny (halgui's, fast) or one of to
                  "docs/backbones.md)")
 BACKBONE_WEIGHTS_HELP = ("a Kinetics backbone's weights from this file (a torchvision state "
                          "dict) instead of downloading them")
-FREEZE_HELP = ("trunk stages training leaves as they are: auto (all but the last of a "
-               "Kinetics trunk, none of halgui's), none, lower (all but the last) or all")
+FREEZE_HELP = ("trunk stages training leaves as they are: auto (a Kinetics trunk whole on a "
+               "CPU, all but its last stage on a GPU; none of halgui's), none, lower (all but "
+               "the last) or all")
 
 _AUTO = "auto"  # --budget auto / --minutes none: no number, whatever the project saved
 

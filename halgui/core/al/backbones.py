@@ -29,6 +29,7 @@ KINETICS: dict[str, KineticsSpec] = {
     "mc3_18": KineticsSpec("mc3_18", "MC3_18_Weights", "MC3-18, Kinetics-400"),
 }
 
-#: How much of a trunk training leaves as it is: "auto" (the lower stages of a Kinetics
-#: trunk, nothing of halgui's small one), "none", "lower" (every stage but the last) or "all".
+#: How much of a trunk training leaves as it is: "auto" (a Kinetics trunk whole on a CPU and
+#: all but its last stage on a GPU, nothing of halgui's small one), "none", "lower" (every
+#: stage but the last) or "all" (kinetics.freeze_trunk).
 FREEZE: tuple[str, ...] = ("auto", "none", "lower", "all")

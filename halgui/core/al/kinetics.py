@@ -31,8 +31,8 @@ from halgui.core.errors import HalguiError
 if TYPE_CHECKING:
     from halgui.core.al.model import ModelConfig
 
-__all__ = ["VideoResNetTrunk", "factory", "freeze_trunk", "load_weights", "torchvision",
-           "weights_source"]
+__all__ = ["VideoResNetTrunk", "factory", "freeze_trunk", "load_weights", "read_weights",
+           "torchvision", "weights_source"]
 
 def torchvision() -> Any:
     """torchvision, or a one-line error saying how to install it."""
@@ -94,6 +94,25 @@ def load_weights(trunk: VideoResNetTrunk, name: str, path: str | Path | None = N
     """Fill ``trunk`` with Kinetics-400 weights: from ``path`` (a torchvision state dict) or
     downloaded once into torch's cache. Returns where they came from; a one-line
     :class:`HalguiError` when they cannot be had."""
+    state, where = read_weights(name, path, progress)
+    expected = trunk.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        raise HalguiError(f"{where}: not the weights of torchvision's {name} ("
+                          f"{len(missing)} tensor(s) missing, {len(unexpected)} unexpected, "
+                          f"{len(wrong)} of another shape, e.g. "
+                          f"{(missing + unexpected + wrong)[0]})")
+    trunk.load_state_dict(state)
+    return where
+
+
+def read_weights(name: str, path: str | Path | None = None, progress: bool = True
+                 ) -> tuple[dict[str, torch.Tensor], str]:
+    """``name``'s Kinetics-400 weights without its Kinetics class layer, and where they came
+    from: the file ``path``, or torchvision's URL (downloaded into torch's cache the first
+    time, with a progress bar on the terminal)."""
     if path is not None:
         state = _read_state(Path(path))
         where = str(path)
@@ -108,18 +127,7 @@ def load_weights(trunk: VideoResNetTrunk, name: str, path: str | Path | None = N
                 f"{cached} ({reason}); offline, download that file elsewhere and put it "
                 f"there, or give it with --backbone-weights FILE") from None
         where = url
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}  # Kinetics' classes
-    expected = trunk.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or unexpected or wrong:
-        raise HalguiError(f"{where}: not the weights of torchvision's {name} ("
-                          f"{len(missing)} tensor(s) missing, {len(unexpected)} unexpected, "
-                          f"{len(wrong)} of another shape, e.g. "
-                          f"{(missing + unexpected + wrong)[0]})")
-    trunk.load_state_dict(state)
-    return where
+    return {k: v for k, v in state.items() if not k.startswith("fc.")}, where  # fc: classes
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
@@ -136,17 +144,22 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def freeze_trunk(model: nn.Module, freeze: str) -> list[nn.Module]:
-    """Stop training the trunk's lower stages (``"lower"``), all of it (``"all"``) or none;
-    ``"auto"`` is "lower" for a Kinetics trunk (pretrained on real video, and slow to train on
-    a CPU) and "none" for halgui's small one. Frozen stages keep their weights and their
-    BatchNorm statistics (they stay in eval mode: the model's ``train()`` honours that).
-    Returns the frozen stages."""
+def freeze_trunk(model: nn.Module, freeze: str, device: str = "cpu") -> list[nn.Module]:
+    """Stop training the trunk's lower stages (``"lower"``), all of it (``"all"``) or none.
+
+    ``"auto"`` leaves halgui's small trunk free; a Kinetics trunk (pretrained on real video) is
+    frozen whole on a CPU, where a training step then costs about a forward pass (measured
+    1.8-2.4 times faster than training its last stage too, docs/backbones.md), and all but its
+    last stage on a GPU, where adapting that stage to the project's actors is cheap. Frozen
+    stages keep their weights and their BatchNorm statistics (they stay in eval mode: the
+    model's ``train()`` honours that). Returns the frozen stages.
+    """
     if freeze not in FREEZE:
         raise HalguiError(f"unknown freeze choice {freeze!r}; known: {', '.join(FREEZE)}")
     trunk = model.trunk  # type: ignore[attr-defined]
     if freeze == "auto":
-        freeze = "lower" if isinstance(trunk, VideoResNetTrunk) else "none"
+        kinetics = isinstance(trunk, VideoResNetTrunk)
+        freeze = "none" if not kinetics else "all" if device == "cpu" else "lower"
     stages = trunk.stages()
     frozen = {"none": [], "lower": stages[:-1], "all": stages}[freeze]
     for stage in frozen:

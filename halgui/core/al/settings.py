@@ -51,10 +51,10 @@ BACKBONES: dict[str, str] = {
 #: clips, 2 x86-64 cores shared with another training run; docs/backbones.md): a training
 #: step with the default freezing, and a forward pass (scoring). What :func:`cost` says.
 CPU_CLIPS_PER_S: dict[str, tuple[float, float]] = {
-    "r2plus1d-tiny": (1.1, 4.1),
-    "r2plus1d_18": (0.45, 0.98),
-    "r3d_18": (0.58, 1.4),
-    "mc3_18": (1.1, 1.7),
+    "r2plus1d-tiny": (6.2, 13.0),
+    "r2plus1d_18": (1.06, 1.2),
+    "r3d_18": (1.0, 1.07),
+    "mc3_18": (1.4, 1.36),
 }
 #: the training clips :func:`cost` counts an epoch as (a project with a few labeled videos)
 COST_CLIPS = 100

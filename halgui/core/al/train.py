@@ -58,9 +58,9 @@ class TrainConfig:
     #: a Kinetics backbone's weights from this file (a torchvision state dict) instead of
     #: downloading them
     backbone_weights: str | None = None
-    #: which trunk stages training leaves as they are (kinetics.FREEZE): "auto" freezes all
-    #: but the last stage of a Kinetics trunk (nearly as cheap as freezing it all on a CPU,
-    #: docs/backbones.md) and nothing of halgui's small trunk
+    #: which trunk stages training leaves as they are (backbones.FREEZE): "auto" freezes a
+    #: Kinetics trunk whole on a CPU (a step then costs about a forward pass) and all but its
+    #: last stage on a GPU, and nothing of halgui's small trunk (kinetics.freeze_trunk)
     freeze: str = "auto"
     clip: ClipConfig = field(default_factory=ClipConfig)
     stew: StewConfig = field(default_factory=StewConfig)
@@ -121,6 +121,19 @@ def build_model(n_classes: int, config: TrainConfig) -> ActorLocalizer:
     return build_from(config.pretrained, model_config)[0]
 
 
+def prepare_backbone(config: TrainConfig) -> None:
+    """Have a Kinetics backbone's weights before any data work, when a new model would start
+    from them: downloaded once into torch's cache, or the given file read. A machine offline
+    or a bad file fails here, in one line, with nothing written."""
+    from halgui.core.al.backbones import KINETICS
+    from halgui.core.al.pretrained import SHIPPED
+
+    if config.backbone in KINETICS and config.pretrained in SHIPPED:
+        from halgui.core.al.kinetics import read_weights
+
+        read_weights(config.backbone, config.backbone_weights)
+
+
 def initial_model(n_classes: int, config: TrainConfig, init: str | Path | None,
                   device: torch.device) -> ActorLocalizer:
     """What training starts from: ``init`` (the previous round's model) when warm-starting
@@ -141,7 +154,7 @@ def initial_model(n_classes: int, config: TrainConfig, init: str | Path | None,
             model = with_box_head(model)  # one trained before models had a box head
     if model is None:
         model = build_model(n_classes, config).to(device)
-    freeze_trunk(model, config.freeze)
+    freeze_trunk(model, config.freeze, device.type)
     return model
 
 

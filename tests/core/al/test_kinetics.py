@@ -65,7 +65,7 @@ def test_features_fit_the_heads(torchvision, name):
 def test_round_starts_from_the_weights_file_and_trains_only_the_top(torchvision, tmp_path):
     path, state = weights_file(torchvision, tmp_path)
     config = TrainConfig(epochs=1, batch_size=2, clip=SMALL, pretrained="synth",
-                         backbone="r2plus1d_18", backbone_weights=str(path))
+                         backbone="r2plus1d_18", backbone_weights=str(path), freeze="lower")
     result = run_to_end(train([toy_video(0, seed=0), toy_video(1, seed=1)], CLASSES, config,
                               tmp_path / "m.pt"))
     assert result.steps == 2
@@ -73,16 +73,18 @@ def test_round_starts_from_the_weights_file_and_trains_only_the_top(torchvision,
     assert held.model.config.backbone == "r2plus1d_18"
     trunk = held.model.trunk.state_dict()
     lower = [k for k in state if k.startswith(("stem.", "layer1.", "layer2.", "layer3."))]
-    # default freezing: the lower stages are the file's, by value (BatchNorm statistics too)
+    # the lower stages are the file's, by value (BatchNorm statistics too), the last trained
     assert lower and all(torch.equal(trunk[k], state[k]) for k in lower)
     assert not torch.equal(trunk["layer4.0.conv1.0.0.weight"], state["layer4.0.conv1.0.0.weight"])
 
 
-@pytest.mark.parametrize(("freeze", "changed"), [("all", False), ("none", True)])
+@pytest.mark.parametrize(("freeze", "changed"), [("all", False), ("auto", False),
+                                              ("none", True)])
 def test_freezing_the_whole_trunk_keeps_it(torchvision, freeze, changed):
+    """On a CPU "auto" freezes a Kinetics trunk whole."""
     torch.manual_seed(0)
     model = ActorLocalizer(ModelConfig(n_classes=2, clip_len=4, size=32, backbone="r3d_18"))
-    frozen = freeze_trunk(model, freeze)
+    frozen = freeze_trunk(model, freeze, "cpu")
     model.train()
     assert all(not m.training for m in frozen)  # BatchNorm statistics are not updated either
     before = {k: v.clone() for k, v in model.trunk.state_dict().items()}
@@ -96,6 +98,17 @@ def test_freezing_the_whole_trunk_keeps_it(torchvision, freeze, changed):
     after = model.trunk.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before) == changed
     assert not torch.equal(head, model.class_head.weight)  # the heads always train
+
+
+def test_auto_freezing_depends_on_the_trunk_and_device(torchvision):
+    kinetics = ActorLocalizer(ModelConfig(n_classes=2, clip_len=4, size=32, backbone="r3d_18"))
+    assert freeze_trunk(kinetics, "auto", "cuda") == kinetics.trunk.stages()[:-1]
+    assert freeze_trunk(kinetics, "lower", "cpu") == kinetics.trunk.stages()[:-1]
+    tiny = ActorLocalizer(ModelConfig(n_classes=2, width=4))
+    assert freeze_trunk(tiny, "auto", "cpu") == []
+    assert len(freeze_trunk(tiny, "all", "cpu")) == 4
+    with pytest.raises(HalguiError, match="unknown freeze choice 'half'"):
+        freeze_trunk(tiny, "half")
 
 
 def test_download_offline_is_one_line_naming_backbone_url_and_cache(torchvision, tmp_path,
