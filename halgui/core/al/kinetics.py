@@ -17,6 +17,8 @@ progress bar) or from a file a user gives (a torchvision state dict), for a mach
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,7 +121,11 @@ def read_weights(name: str, path: str | Path | None = None, progress: bool = Tru
     else:
         url, cached = weights_source(name)
         try:
-            state = torch.hub.load_state_dict_from_url(url, progress=progress, check_hash=True)
+            # torch says "Downloading ..." on stdout: to stderr, with its progress bar, so
+            # that a command's --json output stays JSON
+            with contextlib.redirect_stdout(sys.stderr):
+                state = torch.hub.load_state_dict_from_url(url, progress=progress,
+                                                           check_hash=True)
         except Exception as exc:  # URLError, a refused connection, a cut download: one line
             reason = str(getattr(exc, "reason", None) or exc).splitlines()[0]
             raise HalguiError(

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from halgui.core.al import checkpoint
-from halgui.core.al.backbones import KINETICS_MEAN
+from halgui.core.al.backbones import KINETICS, KINETICS_MEAN, KINETICS_STD
 from halgui.core.al.kinetics import freeze_trunk, weights_source
 from halgui.core.al.model import ActorLocalizer, ModelConfig
 from halgui.core.al.stew import StewConfig
@@ -53,6 +53,9 @@ def test_features_fit_the_heads(torchvision, name):
     # the Kinetics normalisation, not halgui's
     expected = (clips.permute(0, 4, 1, 2, 3)[:, 0].float() / 255 - KINETICS_MEAN[0]) / 0.22803
     assert torch.allclose(x[:, 0], expected, atol=1e-5)
+    weights = getattr(torchvision.models.video, KINETICS[name].weights).KINETICS400_V1
+    shipped = (tuple(weights.transforms().mean), tuple(weights.transforms().std))
+    assert shipped == (KINETICS_MEAN, KINETICS_STD)
     with torch.no_grad():
         deep, skip = model.trunk(x)
         out = model(x)
