@@ -176,3 +176,16 @@ def test_without_torchvision_a_kinetics_backbone_is_one_clear_line(monkeypatch):
     assert "pip install 'halgui[kinetics]'" in str(error.value)
     # the default backbone does not need it
     assert ActorLocalizer(ModelConfig(n_classes=2, width=4)).config.backbone == "r2plus1d-tiny"
+
+
+def test_a_kinetics_checkpoint_without_torchvision_names_the_file(torchvision, tmp_path,
+                                                                   monkeypatch):
+    model = ActorLocalizer(ModelConfig(n_classes=2, clip_len=4, size=32, backbone="mc3_18"))
+    checkpoint.save(tmp_path / "m.pt", model, CLASSES)
+    monkeypatch.setitem(sys.modules, "torchvision", None)
+    with pytest.raises(checkpoint.CheckpointError) as error:
+        checkpoint.load(tmp_path / "m.pt")
+    assert str(error.value).startswith(f"{tmp_path / 'm.pt'}: has the backbone mc3_18: the "
+                                       "Kinetics backbones need torchvision")
+    assert "\n" not in str(error.value)
+
