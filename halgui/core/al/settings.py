@@ -34,10 +34,10 @@ DEVICES: dict[str, str] = {
     "mps": "Apple GPU (MPS)",
 }
 #: What a round's model starts from when it does not warm-start from the previous round's:
-#: halgui's pretrained trunk (algorithm.md 2), or random weights ("none"), with what the
-#: dialog shows for each.
+#: halgui's pretrained trunk (algorithm.md 2; with a Kinetics backbone, its Kinetics-400
+#: weights), or random weights ("none"), with what the dialog shows for each.
 STARTS: dict[str, str] = {
-    "synth": "halgui's pretrained trunk",
+    "synth": "Pretrained (halgui's trunk, or a Kinetics backbone's weights)",
     "none": "Random weights (from scratch)",
 }
 #: The trunks a round's model can have, with what the dialog shows for each: halgui's small

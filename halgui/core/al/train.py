@@ -121,14 +121,19 @@ def build_model(n_classes: int, config: TrainConfig) -> ActorLocalizer:
     return build_from(config.pretrained, model_config)[0]
 
 
+def needs_weights(config: TrainConfig) -> bool:
+    """Whether a new model would start from a Kinetics backbone's weights."""
+    from halgui.core.al.backbones import KINETICS
+    from halgui.core.al.pretrained import SHIPPED
+
+    return config.backbone in KINETICS and config.pretrained in SHIPPED
+
+
 def prepare_backbone(config: TrainConfig) -> None:
     """Have a Kinetics backbone's weights before any data work, when a new model would start
     from them: downloaded once into torch's cache, or the given file read. A machine offline
     or a bad file fails here, in one line, with nothing written."""
-    from halgui.core.al.backbones import KINETICS
-    from halgui.core.al.pretrained import SHIPPED
-
-    if config.backbone in KINETICS and config.pretrained in SHIPPED:
+    if needs_weights(config):
         from halgui.core.al.kinetics import read_weights
 
         read_weights(config.backbone, config.backbone_weights)
