@@ -56,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
         clip = dataclasses.replace(clip, size=args.size)
-    prepare_backbone(config)  # the weights, downloaded or read, before any data work
+    drive(prepare_backbone(config), quiet=args.json)  # the weights, before any data work
     with Project.open(args.dir) as project:
         snapshot = project.snapshot()
         if args.init is not None:
@@ -219,7 +219,7 @@ def cmd_round(args: argparse.Namespace) -> int:
     with Project.open(args.dir, lock="halgui round", force=args.force) as project:
         config = round_config(project, args)
         check_nproc(config.train.nproc, config.train.device)
-        prepare_backbone(config.train)
+        drive(prepare_backbone(config.train), quiet=args.json)
         result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
     output({"round": result.number, "proposals": result.proposals,
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),

@@ -11,15 +11,14 @@ last stage and the second stage, each interpolated back to the clip's frames in 
 S3D (stride 32, Inception branches) and MViT v2 (a fixed 16 x 224 x 224 input) do not fit that
 contract without reshaping them, so they are not offered.
 
-Weights come from torchvision's weights API (downloaded once into torch's hub cache, with a
-progress bar) or from a file a user gives (a torchvision state dict), for a machine offline.
+Weights come from torchvision's weights API (its URL, downloaded once into torch's hub cache
+as a progress generator, download.py) or from a file a user gives (a torchvision state dict),
+for a machine offline.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +27,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from halgui.core.al.backbones import FREEZE, KINETICS, KINETICS_MEAN, KINETICS_STD
+from halgui.core.al.download import DownloadError, download
 from halgui.core.errors import HalguiError
+from halgui.core.progress import CancelFlag, Progress, run_to_end
 
 if TYPE_CHECKING:
     from halgui.core.al.model import ModelConfig
 
-__all__ = ["VideoResNetTrunk", "factory", "freeze_trunk", "load_weights", "read_weights",
-           "torchvision", "weights_source"]
+__all__ = ["VideoResNetTrunk", "factory", "fetch", "freeze_trunk", "load_weights",
+           "read_weights", "torchvision", "weights_source"]
 
 def torchvision() -> Any:
     """torchvision, or a one-line error saying how to install it."""
@@ -91,12 +92,11 @@ def weights_source(name: str) -> tuple[str, Path]:
     return url, Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
-def load_weights(trunk: VideoResNetTrunk, name: str, path: str | Path | None = None,
-                 progress: bool = True) -> str:
+def load_weights(trunk: VideoResNetTrunk, name: str, path: str | Path | None = None) -> str:
     """Fill ``trunk`` with Kinetics-400 weights: from ``path`` (a torchvision state dict) or
     downloaded once into torch's cache. Returns where they came from; a one-line
     :class:`HalguiError` when they cannot be had."""
-    state, where = read_weights(name, path, progress)
+    state, where = read_weights(name, path)
     expected = trunk.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -110,30 +110,29 @@ def load_weights(trunk: VideoResNetTrunk, name: str, path: str | Path | None = N
     return where
 
 
-def read_weights(name: str, path: str | Path | None = None, progress: bool = True
+def read_weights(name: str, path: str | Path | None = None
                  ) -> tuple[dict[str, torch.Tensor], str]:
     """``name``'s Kinetics-400 weights without its Kinetics class layer, and where they came
-    from: the file ``path``, or torchvision's URL (downloaded into torch's cache the first
-    time, with a progress bar on the terminal)."""
-    if path is not None:
-        state = _read_state(Path(path))
-        where = str(path)
-    else:
-        url, cached = weights_source(name)
-        try:
-            # torch says "Downloading ..." on stdout: to stderr, with its progress bar, so
-            # that a command's --json output stays JSON
-            with contextlib.redirect_stdout(sys.stderr):
-                state = torch.hub.load_state_dict_from_url(url, progress=progress,
-                                                           check_hash=True)
-        except Exception as exc:  # URLError, a refused connection, a cut download: one line
-            reason = str(getattr(exc, "reason", None) or exc).splitlines()[0]
-            raise HalguiError(
-                f"backbone {name}: cannot download its Kinetics-400 weights from {url} to "
-                f"{cached} ({reason}); offline, download that file elsewhere and put it "
-                f"there, or give it with --backbone-weights FILE") from None
-        where = url
-    return {k: v for k, v in state.items() if not k.startswith("fc.")}, where  # fc: classes
+    from: the file ``path``, or torch's cache (downloaded there first if missing: callers
+    that can show progress run :func:`fetch` before)."""
+    if path is None:
+        path = run_to_end(fetch(name))
+    state = _read_state(Path(path))
+    return {k: v for k, v in state.items() if not k.startswith("fc.")}, str(path)  # fc: classes
+
+
+def fetch(name: str, cancel: CancelFlag | None = None) -> Generator[Progress, None, Path]:
+    """Download ``name``'s Kinetics-400 weights into torch's cache unless they are there (a
+    "fetching weights" phase in MiB); a one-line :class:`HalguiError` naming the backbone,
+    the URL and the cache path when that fails."""
+    url, cached = weights_source(name)
+    try:
+        return (yield from download(url, cached, "fetching weights", cancel))
+    except DownloadError as exc:
+        raise HalguiError(
+            f"backbone {name}: cannot download its Kinetics-400 weights from {url} to "
+            f"{cached} ({exc}); offline, download that file elsewhere and put it there, or "
+            f"give it with --backbone-weights FILE") from None
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:

@@ -155,17 +155,15 @@ def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],
     from halgui.core.al import checkpoint as ckpt
     from halgui.core.al.clustering import DeepClusters, kmeans, normalise
     from halgui.core.al.model import pick_device
-    from halgui.core.al.train import initial_model, needs_weights, prepare_backbone, train
+    from halgui.core.al.train import initial_model, prepare_backbone, train
     from halgui.core.al.uncertainty import score_pool
 
     strategy = STRATEGIES[config.strategy]
     stew = dataclasses.replace(config.train.stew, weighting=strategy.weighting)
     train_config = dataclasses.replace(config.train, stew=stew, seed=config.seed)
     clip = train_config.clip
-    if needs_weights(train_config):  # downloaded the first time, before any data work
-        yield Progress("fetching weights", 0, 1, train_config.backbone)
-        prepare_backbone(train_config)
-        yield Progress("fetching weights", 1, 1, train_config.backbone)
+    # a Kinetics trunk's weights (downloaded the first time), before any data work
+    yield from prepare_backbone(train_config, cancel)
     train_videos = yield from training_set(project, snapshot, clip, stew, cancel=cancel)
     previous = latest_checkpoint(project)
     device = pick_device(train_config.device)

@@ -129,14 +129,19 @@ def needs_weights(config: TrainConfig) -> bool:
     return config.backbone in KINETICS and config.pretrained in SHIPPED
 
 
-def prepare_backbone(config: TrainConfig) -> None:
+def prepare_backbone(config: TrainConfig, cancel: CancelFlag | None = None
+                     ) -> Generator[Progress, None, None]:
     """Have a Kinetics backbone's weights before any data work, when a new model would start
-    from them: downloaded once into torch's cache, or the given file read. A machine offline
-    or a bad file fails here, in one line, with nothing written."""
-    if needs_weights(config):
-        from halgui.core.al.kinetics import read_weights
+    from them: the given file read, or downloaded once into torch's cache (with progress). A
+    machine offline or a bad file fails here, in one line, with nothing written."""
+    if not needs_weights(config):
+        return
+    from halgui.core.al.kinetics import fetch, read_weights
 
+    if config.backbone_weights is not None:
         read_weights(config.backbone, config.backbone_weights)
+    else:
+        yield from fetch(config.backbone, cancel)
 
 
 def initial_model(n_classes: int, config: TrainConfig, init: str | Path | None,

@@ -4,9 +4,11 @@ stages stay as loaded, checkpoints keep the backbone, and torchvision is needed 
 """
 
 import dataclasses
+import hashlib
 import os
 import sys
 import urllib.error
+import urllib.request
 
 import pytest
 import torch
@@ -122,7 +124,7 @@ def test_download_offline_is_one_line_naming_backbone_url_and_cache(torchvision,
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(torch.hub, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(HalguiError) as error:
         build_model(2, TrainConfig(backbone="r3d_18", pretrained="synth", clip=CLIP))
     message = str(error.value)
@@ -133,8 +135,38 @@ def test_download_offline_is_one_line_naming_backbone_url_and_cache(torchvision,
     assert "--backbone-weights FILE" in message and "name resolution" in message
 
 
+def test_weights_are_downloaded_once_with_progress_and_checked(torchvision, tmp_path,
+                                                               monkeypatch):
+    """A local file:// URL stands in for torchvision's server: the same code path."""
+    from halgui.core.al import kinetics
+    from halgui.core.progress import run_with_events
+
+    path, state = weights_file(torchvision, tmp_path, "r3d_18")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    served = tmp_path / "server" / f"r3d_18-{digest[:8]}.pth"
+    served.parent.mkdir()
+    served.write_bytes(path.read_bytes())
+    cache = tmp_path / "cache" / served.name
+    monkeypatch.setattr(kinetics, "weights_source", lambda name: (served.as_uri(), cache))
+    events, got = run_with_events(kinetics.fetch("r3d_18"))
+    assert got == cache and cache.read_bytes() == path.read_bytes()
+    assert events[0].phase == "fetching weights" and events[-1].done == events[-1].total >= 1
+    model = build_model(2, TrainConfig(backbone="r3d_18", pretrained="synth", clip=CLIP))
+    assert torch.equal(model.trunk.stem[0].weight, state["stem.0.weight"])
+    served.unlink()  # the second time the cache is used, nothing is fetched
+    assert run_with_events(kinetics.fetch("r3d_18")) == ([], cache)
+    # a download whose hash is not the one its name carries is refused and not kept
+    damaged = tmp_path / "server" / "r3d_18-00000000.pth"
+    damaged.write_bytes(path.read_bytes())
+    other = tmp_path / "cache" / damaged.name
+    monkeypatch.setattr(kinetics, "weights_source", lambda name: (damaged.as_uri(), other))
+    with pytest.raises(HalguiError, match=r"damaged \(its SHA-256 does not start with 0+\)"):
+        run_to_end(kinetics.fetch("r3d_18"))
+    assert list(other.parent.iterdir()) == [cache]
+
+
 def test_random_start_needs_no_weights(torchvision, monkeypatch):
-    monkeypatch.setattr(torch.hub, "urlopen", pytest.fail)  # "none" downloads nothing
+    monkeypatch.setattr(urllib.request, "urlopen", pytest.fail)  # "none" downloads nothing
     model = build_model(2, TrainConfig(backbone="r3d_18", pretrained=None, clip=CLIP))
     assert model.config.backbone == "r3d_18"
 
