@@ -415,8 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from a pretrained model, keeping all but its class head: synth "
                         "(halgui's own trunk, the default, as rounds do), a checkpoint file, "
                         "or none (from scratch)")
-    p.add_argument("--backbone", default="r2plus1d-tiny", choices=backbone_choices("BACKBONES"),
-                   metavar="NAME", help=BACKBONE_HELP + " (%(choices)s)")
+    p.add_argument("--backbone", default=None, choices=backbone_choices("BACKBONES"),
+                   metavar="NAME", help=BACKBONE_HELP + " (%(choices)s; default: --init's, "
+                   "else r2plus1d-tiny)")
     p.add_argument("--backbone-weights", type=Path, default=None, metavar="FILE",
                    help=BACKBONE_WEIGHTS_HELP)
     p.add_argument("--freeze", default="auto", choices=backbone_choices("FREEZE"),

@@ -48,7 +48,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise HalguiError(f"{args.backbone_weights}: no such backbone weights file")
     config = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size,
                          pretrained=pretrained, seed=args.seed, device=args.device,
-                         backbone=args.backbone, freeze=args.freeze,
+                         backbone=args.backbone or TrainConfig.backbone, freeze=args.freeze,
                          backbone_weights=None if args.backbone_weights is None
                          else str(args.backbone_weights),
                          stew=StewConfig(weighting=args.weighting), box_source=args.boxes,
@@ -56,12 +56,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
         clip = dataclasses.replace(clip, size=args.size)
-    drive(prepare_backbone(config), quiet=args.json)  # the weights, before any data work
+    if args.init is None:  # a new model: its weights, before any data work
+        drive(prepare_backbone(config), quiet=args.json)
     with Project.open(args.dir) as project:
         snapshot = project.snapshot()
         if args.init is not None:
-            size = _check_init(args.init, class_names(snapshot), project.folder, args.size)
+            size, backbone = _check_init(args.init, class_names(snapshot), project.folder,
+                                         args.size, args.backbone)
             clip = dataclasses.replace(clip, size=size)
+            config = dataclasses.replace(config, backbone=backbone)
         config = dataclasses.replace(config, clip=clip)
         out = args.out or project.folder / "models" / f"train-{time.strftime('%Y%m%d-%H%M%S')}.pt"
         videos = drive(training_set(project, snapshot, config.clip, config.stew),
@@ -74,10 +77,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_init(path: Path, classes: list[str], folder: Path, size: int | None) -> int:
+def _check_init(path: Path, classes: list[str], folder: Path, size: int | None,
+                backbone: str | None) -> tuple[int, str]:
     """Refuse a warm start before any work: a checkpoint that cannot be read, one trained for
-    other classes (its class head would be matched to the wrong labels) or for another clip
-    size than ``--size``. Returns the clip size to train at: the checkpoint's."""
+    other classes (its class head would be matched to the wrong labels), for another clip
+    size than ``--size`` or with another backbone than ``--backbone``. Returns the clip size
+    and backbone to train with: the checkpoint's."""
     from halgui.core.al import checkpoint
 
     held = checkpoint.load(path)
@@ -89,7 +94,11 @@ def _check_init(path: Path, classes: list[str], folder: Path, size: int | None) 
         raise checkpoint.CheckpointError(
             path, f"was trained on {held.model.config.size}-pixel clips, not --size {size} "
                   "(leave --size out to continue at the checkpoint's)")
-    return held.model.config.size
+    if backbone is not None and backbone != held.model.config.backbone:
+        raise checkpoint.CheckpointError(
+            path, f"was trained with the backbone {held.model.config.backbone}, not --backbone "
+                  f"{backbone} (leave --backbone out to continue it)")
+    return held.model.config.size, held.model.config.backbone
 
 
 def _checkpoint_and_clips(path: Path, device: str) -> tuple[Any, Any]:

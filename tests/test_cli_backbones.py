@@ -37,6 +37,15 @@ def test_train_from_a_weights_file_then_predict(project, tmp_path,  # noqa: F811
                     "--device", "cpu", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["videos"] == 3
+    # --init continues the checkpoint with its own backbone; another one is refused
+    again = tmp_path / "again.pt"
+    result = halgui("train", project, *TINY_TRAIN, "--batch-size", "2", "--init", model,
+                    "--out", again, "--json")
+    assert result.returncode == 0, result.stderr
+    assert checkpoint.load(again).model.config.backbone == "r3d_18"
+    assert_refused(halgui("train", project, *TINY_TRAIN, "--init", model, "--backbone",
+                          "mc3_18", "--out", tmp_path / "no.pt"),
+                   str(model), "backbone r3d_18, not --backbone mc3_18")
 
 
 def test_offline_without_the_file_is_refused_in_one_line(project, tmp_path,  # noqa: F811

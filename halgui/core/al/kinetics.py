@@ -8,8 +8,8 @@ strides 2, 2, 4, 8, 16, and the later stages halve the frames too (mc3_18's do n
 need deep features at stride 16 and skip features at stride 4, both with every clip frame (the
 actor map and the box head are per frame, model.py), so :class:`VideoResNetTrunk` returns the
 last stage and the second stage, each interpolated back to the clip's frames in time only.
-S3D (stride 32, Inception branches) and MViT v2 (a fixed 16 x 224 x 224 input) do not fit that
-contract without reshaping them, so they are not offered.
+MViT v2 does not fit (position embeddings for 16 x 224 x 224 clips, no stride-4 map); S3D
+could, cut by index inside its one ``features`` sequence, and is not offered yet.
 
 Weights come from torchvision's weights API (its URL, downloaded once into torch's hub cache
 as a progress generator, download.py) or from a file a user gives (a torchvision state dict),
