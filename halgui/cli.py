@@ -270,6 +270,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         else:
             print(bench.format_table(rows))
         return 0
+    if args.what == "backbones":
+        from halgui.bench import backbones
+
+        result = backbones.run(seconds=args.seconds)
+        print(json.dumps(result, indent=2) if args.json else backbones.format_table(result))
+        return 0
     if args.what in ("train", "score", "select"):
         from halgui.bench import learning
 
@@ -290,7 +296,11 @@ def _format_names() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     from halgui.cli_learning import (
+        BACKBONE_HELP,
+        BACKBONE_WEIGHTS_HELP,
+        FREEZE_HELP,
         NPROC_HELP,
+        backbone_choices,
         cmd_diagnose,
         cmd_eval,
         cmd_predict,
@@ -402,11 +412,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "labeled (BCE on labeled frames only)")
     p.add_argument("--init", type=Path, default=None, help="warm start from this checkpoint")
     p.add_argument("--trunk-lr-scale", type=float, default=1.0, metavar="K",
-                   help="the trunk learns at K times the learning rate (0 freezes it)")
+                   help="the trunk's trained stages learn at K times the learning rate")
     p.add_argument("--pretrained", default="synth", metavar="NAME_OR_FILE",
                    help="start from a pretrained model, keeping all but its class head: synth "
                         "(halgui's own trunk, the default, as rounds do), a checkpoint file, "
                         "or none (from scratch)")
+    p.add_argument("--backbone", default=None, choices=backbone_choices("BACKBONES"),
+                   metavar="NAME", help=BACKBONE_HELP + " (%(choices)s; default: --init's, "
+                   "else r2plus1d-tiny)")
+    p.add_argument("--backbone-weights", type=Path, default=None, metavar="FILE",
+                   help=BACKBONE_WEIGHTS_HELP)
+    p.add_argument("--freeze", default="auto", choices=backbone_choices("FREEZE"),
+                   help=FREEZE_HELP)
     p.add_argument("--boxes", default="centre", choices=("centre", "components"),
                    help="where a new model's boxes come from: centre (a box head finds each "
                         "acting actor's centre, box and classes; the default) or components "
@@ -513,10 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "rounds do)")
 
     p = command("bench", cmd_bench, "measure performance against DESIGN targets", json_flag=True)
-    p.add_argument("what", choices=("video", "ui", "train", "score", "select"))
+    p.add_argument("what", choices=("video", "ui", "train", "score", "select", "backbones"))
     p.add_argument("--frames", type=int, default=300, help="length of the generated test video")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                    help="train/score: where the model runs")
+    p.add_argument("--seconds", type=float, default=8.0,
+                   help="backbones: seconds timed per figure (on the CPU)")
     return parser
 
 

@@ -29,7 +29,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from halgui.core.al.dataset import class_names, training_set
     from halgui.core.al.distributed import check_nproc
     from halgui.core.al.stew import StewConfig
-    from halgui.core.al.train import TrainConfig, train
+    from halgui.core.al.train import TrainConfig, prepare_backbone, train
     from halgui.core.project import Project
 
     at_least_one(args, "epochs", "batch_size", "size", "clips_per_epoch")
@@ -44,20 +44,30 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         resolve(pretrained)  # a missing file is refused before any data is read
     check_nproc(args.nproc, args.device)  # as are more processes than CPUs or GPUs
-    if not args.trunk_lr_scale >= 0:
-        raise HalguiError(f"--trunk-lr-scale must be 0 or more, not {args.trunk_lr_scale}")
+    if not args.trunk_lr_scale > 0:
+        raise HalguiError(f"--trunk-lr-scale must be more than 0 (to keep stages as they "
+                          f"are: --freeze), not {args.trunk_lr_scale}")
+    if args.backbone_weights is not None and not args.backbone_weights.is_file():
+        raise HalguiError(f"{args.backbone_weights}: no such backbone weights file")
     config = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size,
                          pretrained=pretrained, seed=args.seed, device=args.device,
+                         backbone=args.backbone or TrainConfig.backbone, freeze=args.freeze,
+                         backbone_weights=None if args.backbone_weights is None
+                         else str(args.backbone_weights),
                          stew=StewConfig(weighting=args.weighting), box_source=args.boxes,
                          nproc=args.nproc, trunk_lr_scale=args.trunk_lr_scale)
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
         clip = dataclasses.replace(clip, size=args.size)
+    if args.init is None:  # a new model: its weights, before any data work
+        drive(prepare_backbone(config), quiet=args.json)
     with Project.open(args.dir) as project:
         snapshot = project.snapshot()
         if args.init is not None:
-            size = _check_init(args.init, class_names(snapshot), project.folder, args.size)
+            size, backbone = _check_init(args.init, class_names(snapshot), project.folder,
+                                         args.size, args.backbone)
             clip = dataclasses.replace(clip, size=size)
+            config = dataclasses.replace(config, backbone=backbone)
         config = dataclasses.replace(config, clip=clip)
         out = args.out or project.folder / "models" / f"train-{time.strftime('%Y%m%d-%H%M%S')}.pt"
         videos = drive(training_set(project, snapshot, config.clip, config.stew),
@@ -70,10 +80,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_init(path: Path, classes: list[str], folder: Path, size: int | None) -> int:
+def _check_init(path: Path, classes: list[str], folder: Path, size: int | None,
+                backbone: str | None) -> tuple[int, str]:
     """Refuse a warm start before any work: a checkpoint that cannot be read, one trained for
-    other classes (its class head would be matched to the wrong labels) or for another clip
-    size than ``--size``. Returns the clip size to train at: the checkpoint's."""
+    other classes (its class head would be matched to the wrong labels), for another clip
+    size than ``--size`` or with another backbone than ``--backbone``. Returns the clip size
+    and backbone to train with: the checkpoint's."""
     from halgui.core.al import checkpoint
 
     held = checkpoint.load(path)
@@ -85,7 +97,11 @@ def _check_init(path: Path, classes: list[str], folder: Path, size: int | None) 
         raise checkpoint.CheckpointError(
             path, f"was trained on {held.model.config.size}-pixel clips, not --size {size} "
                   "(leave --size out to continue at the checkpoint's)")
-    return held.model.config.size
+    if backbone is not None and backbone != held.model.config.backbone:
+        raise checkpoint.CheckpointError(
+            path, f"was trained with the backbone {held.model.config.backbone}, not --backbone "
+                  f"{backbone} (leave --backbone out to continue it)")
+    return held.model.config.size, held.model.config.backbone
 
 
 def _checkpoint_and_clips(path: Path, device: str) -> tuple[Any, Any]:
@@ -208,12 +224,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_round(args: argparse.Namespace) -> int:
     from halgui.core.al.distributed import check_nproc
     from halgui.core.al.rounds import run_round
+    from halgui.core.al.train import prepare_backbone
     from halgui.core.project import Project
 
     at_least_one(args, "clips_per_epoch")  # epochs and budget: checked by their flags' types
     with Project.open(args.dir, lock="halgui round", force=args.force) as project:
         config = round_config(project, args)
         check_nproc(config.train.nproc, config.train.device)
+        drive(prepare_backbone(config.train), quiet=args.json)
         result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
     output({"round": result.number, "proposals": result.proposals,
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
@@ -231,7 +249,7 @@ def round_config(project: Project, args: argparse.Namespace) -> RoundConfig:
     from halgui.core.al.settings import FIELDS, RoundSettings
 
     given = {name: getattr(args, name) for name in FIELDS if getattr(args, name) is not None}
-    for name in ("budget", "minutes"):
+    for name in ("budget", "minutes", "backbone_weights"):
         if given.get(name) == _AUTO:
             given[name] = None
     base = RoundConfig()
@@ -249,6 +267,16 @@ def round_config(project: Project, args: argparse.Namespace) -> RoundConfig:
 #: the help of ``--nproc`` (train and round)
 NPROC_HELP = ("train data parallel on N processes: one per CUDA GPU, or sharing the CPU "
               "(default 1; see docs/training.md)")
+
+#: the help of the backbone flags (train and round)
+BACKBONE_HELP = ("the model's trunk: r2plus1d-tiny (halgui's, fast) or one of torchvision's "
+                 "pretrained on Kinetics-400 (needs halgui[kinetics]; slow on a CPU; "
+                 "docs/backbones.md)")
+BACKBONE_WEIGHTS_HELP = ("a Kinetics backbone's weights from this file (a torchvision state "
+                         "dict) instead of downloading them")
+FREEZE_HELP = ("trunk stages training leaves as they are: auto (a Kinetics trunk whole on a "
+               "CPU, all but its last stage on a GPU; none of halgui's), none, lower (all but "
+               "the last) or all")
 
 _AUTO = "auto"  # --budget auto / --minutes none: no number, whatever the project saved
 
@@ -273,6 +301,12 @@ class _Choices(Sequence[str]):
 
     def __contains__(self, value: object) -> bool:
         return value in self._items()
+
+
+def backbone_choices(name: str) -> Sequence[str]:
+    """``halgui train``'s choices of Round setting list ``name`` (BACKBONES, FREEZE), read
+    lazily as ``halgui round``'s are."""
+    return _Choices(name)
 
 
 def _setting(name: str) -> Callable[[str], Any]:
@@ -314,6 +348,11 @@ def round_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrained", default=None, choices=_Choices("STARTS"), metavar="START",
                    help="what a model that does not warm-start starts from, one of: "
                         "%(choices)s (synth: halgui's pretrained trunk)")
+    p.add_argument("--backbone", default=None, choices=_Choices("BACKBONES"), metavar="NAME",
+                   help=BACKBONE_HELP + " (%(choices)s)")
+    p.add_argument("--backbone-weights", type=_setting("backbone_weights"), default=None,
+                   metavar="FILE", help=BACKBONE_WEIGHTS_HELP + ", or none (download them)")
+    p.add_argument("--freeze", default=None, choices=_Choices("FREEZE"), help=FREEZE_HELP)
     p.add_argument("--clips-per-epoch", type=int, default=None)
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the round's training and selection")

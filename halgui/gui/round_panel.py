@@ -35,6 +35,7 @@ __all__ = ["PHASES", "RoundController", "RoundProgress", "eta_text"]
 #: What each phase of a round is called on screen.
 PHASES = {
     "starting": "Starting",
+    "fetching weights": "Getting the backbone's weights",
     "caching clips": "Preparing clips",
     "training": "Training",
     "scoring": "Scoring the pool",

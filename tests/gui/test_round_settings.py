@@ -6,7 +6,7 @@ import json
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel
 
-from halgui.core.al.settings import DEVICES, RANGES, RoundSettings
+from halgui.core.al.settings import BACKBONES, DEVICES, FREEZE, RANGES, RoundSettings, cost
 from halgui.core.al.strategies import STRATEGIES, SelectionConfig
 from halgui.gui.dialogs import round_settings as rs
 from halgui.gui.dialogs.round_settings import RoundSettingsDialog
@@ -99,3 +99,19 @@ def test_halgui_round_runs_what_the_dialog_saved(qtbot, project, reopened, monke
     assert (config["train"]["epochs"], config["train"]["device"],
             config["train"]["warm_start"]) == (2, "cpu", False)
     assert (config["selection"]["budget"], config["selection"]["alpha"]) == (40, 0.25)
+
+
+def test_dialog_offers_the_backbones_with_their_cost(qtbot):
+    dialog = RoundSettingsDialog(RoundSettings(epochs=2, backbone_weights="/w/r3d.pth"))
+    qtbot.addWidget(dialog)
+    assert [dialog.backbone.itemData(i) for i in range(dialog.backbone.count())] == list(
+        BACKBONES)
+    assert [dialog.freeze.itemData(i) for i in range(dialog.freeze.count())] == list(FREEZE)
+    assert dialog.cost.text() == cost("r2plus1d-tiny", 2)
+    dialog.backbone.setCurrentIndex(dialog.backbone.findData("r3d_18"))
+    dialog.epochs.setValue(5)
+    assert dialog.cost.text() == cost("r3d_18", 5)  # follows the backbone and the epochs
+    dialog.freeze.setCurrentIndex(dialog.freeze.findData("all"))
+    chosen = dialog.values()
+    assert (chosen.backbone, chosen.freeze, chosen.backbone_weights) == (
+        "r3d_18", "all", "/w/r3d.pth")  # the file given to halgui round is kept

@@ -22,7 +22,7 @@ from typing import Any, get_type_hints
 import torch
 
 from halgui.core.al.model import BACKBONES, ActorLocalizer, ModelConfig
-from halgui.core.errors import FileProblem
+from halgui.core.errors import FileProblem, HalguiError
 from halgui.core.names import name_problem
 
 FORMAT = "halgui-checkpoint"
@@ -100,6 +100,8 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> Checkpoint:
             raise _not("'info'", info, "a dictionary")
     except _Bad as bad:
         raise CheckpointError(path, f"is not a usable halgui checkpoint: {bad}") from None
+    except HalguiError as missing:  # a Kinetics backbone without torchvision installed
+        raise CheckpointError(path, f"has the backbone {config.backbone}: {missing}") from None
     model = ActorLocalizer(config)
     model.load_state_dict(state)
     model.to(device)

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from halgui.core.al import kinetics
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -87,6 +89,10 @@ class R2Plus1DTiny(nn.Module):
         self.out_channels = 8 * w
         self.skip_channels = 2 * w
 
+    def stages(self) -> list[nn.Module]:
+        """Lowest first (what freezing counts, kinetics.freeze_trunk)."""
+        return [self.stage1, self.stage2, self.stage3, self.stage4]
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         skip = self.stage2(self.stage1(x))
         return self.stage4(self.stage3(skip)), skip
@@ -94,6 +100,8 @@ class R2Plus1DTiny(nn.Module):
 
 BACKBONES: dict[str, Callable[[ModelConfig], nn.Module]] = {
     "r2plus1d-tiny": lambda c: R2Plus1DTiny(c.width),
+    # torchvision's, pretrained on Kinetics-400; torchvision is imported only when built
+    **{name: kinetics.factory(name) for name in kinetics.KINETICS},
 }
 
 
@@ -186,8 +194,20 @@ class ActorLocalizer(nn.Module):
             raise ValueError(f"unknown box source {config.boxes!r}; known: centre, components")
         self.box_head = (BoxHead(c, s, config.n_classes, config.box_channels)
                          if config.boxes == "centre" else None)
-        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1, 1), persistent=False)
+        # the trunk's own normalisation (a Kinetics trunk's is Kinetics-400's), else halgui's
+        mean, std = getattr(self.trunk, "mean", MEAN), getattr(self.trunk, "std", STD)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1, 1), persistent=False)
+        #: trunk stages training leaves as they are (kinetics.freeze_trunk): always in eval mode
+        self.frozen: list[nn.Module] = []
+
+    def train(self, mode: bool = True) -> ActorLocalizer:
+        """As nn.Module's, but frozen stages stay in eval mode (their BatchNorm statistics
+        are the pretrained ones)."""
+        super().train(mode)
+        for stage in self.frozen:
+            stage.eval()
+        return self
 
     def normalise(self, clips: torch.Tensor) -> torch.Tensor:
         """uint8 ``(B, T, S, S, 3)`` clips -> normalised float ``(B, 3, T, S, S)``."""

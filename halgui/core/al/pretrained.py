@@ -63,10 +63,15 @@ def build_from(source: str | Path, config: ModelConfig) -> tuple[ActorLocalizer,
     """A new model for ``config``'s classes and clips, initialised from ``source``; returns it
     and the starting point's provenance (its checkpoint ``info``)."""
     from halgui.core.al import checkpoint
+    from halgui.core.al.backbones import KINETICS
     from halgui.core.al.model import ActorLocalizer
 
     path = resolve(source)
     start = checkpoint.load(path)
+    if config.backbone in KINETICS and start.model.config.backbone != config.backbone:
+        raise HalguiError(f"{path}: its model has the backbone {start.model.config.backbone}, "
+                          f"not {config.backbone} (start from a checkpoint trained with "
+                          f"{config.backbone}, or from its Kinetics weights)")
     kept = {name: getattr(start.model.config, name) for name in _KEEP}
     model = ActorLocalizer(dataclasses.replace(config, **kept))
     state = {k: v for k, v in start.model.state_dict().items() if not k.startswith(_FRESH)}

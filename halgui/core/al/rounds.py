@@ -155,13 +155,15 @@ def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],
     from halgui.core.al import checkpoint as ckpt
     from halgui.core.al.clustering import DeepClusters, kmeans, normalise
     from halgui.core.al.model import pick_device
-    from halgui.core.al.train import build_model, train
+    from halgui.core.al.train import initial_model, prepare_backbone, train
     from halgui.core.al.uncertainty import score_pool
 
     strategy = STRATEGIES[config.strategy]
     stew = dataclasses.replace(config.train.stew, weighting=strategy.weighting)
     train_config = dataclasses.replace(config.train, stew=stew, seed=config.seed)
     clip = train_config.clip
+    # a Kinetics trunk's weights (downloaded the first time), before any data work
+    yield from prepare_backbone(train_config, cancel)
     train_videos = yield from training_set(project, snapshot, clip, stew, cancel=cancel)
     previous = latest_checkpoint(project)
     device = pick_device(train_config.device)
@@ -169,8 +171,7 @@ def _learn(project: Project, snapshot: LabelSnapshot, videos: list[VideoRecord],
     cluster = None
     if strategy.cluster_loss:
         torch.manual_seed(config.seed)
-        init_model = (ckpt.load(previous, device).model if previous is not None
-                      and train_config.warm_start else build_model(len(names), train_config))
+        init_model = initial_model(len(names), train_config, previous, device)
         embeddings = _embeddings(init_model.to(device), [t.frames for t in train_videos], clip)
         cluster = DeepClusters.from_embeddings(embeddings, config.cluster)
     result = yield from train(train_videos, names, train_config, out, init=previous,

@@ -15,14 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from halgui.core.al.backbones import FREEZE, KINETICS
 from halgui.core.al.rounds import RoundConfig
 from halgui.core.al.strategies import STRATEGIES, SelectionConfig
 from halgui.core.al.train import TrainConfig
 from halgui.core.errors import ProjectError
 from halgui.core.project import Project
 
-__all__ = ["DEVICES", "FIELDS", "KEY", "RANGES", "STARTS", "STRATEGY_NAMES", "RoundSettings",
-           "expected", "from_text"]
+__all__ = ["BACKBONES", "CPU_CLIPS_PER_S", "DEVICES", "FIELDS", "FREEZE", "KEY", "RANGES",
+           "STARTS", "STRATEGY_NAMES", "RoundSettings", "cost", "expected", "from_text"]
 
 #: Where a round may train and score, with what the dialog shows for each; every value is one
 #: that :func:`halgui.core.al.model.pick_device` accepts ("auto": CUDA, else Apple MPS, else CPU).
@@ -33,12 +34,41 @@ DEVICES: dict[str, str] = {
     "mps": "Apple GPU (MPS)",
 }
 #: What a round's model starts from when it does not warm-start from the previous round's:
-#: halgui's pretrained trunk (algorithm.md 2), or random weights ("none"), with what the
-#: dialog shows for each.
+#: halgui's pretrained trunk (algorithm.md 2; with a Kinetics backbone, its Kinetics-400
+#: weights), or random weights ("none"), with what the dialog shows for each.
 STARTS: dict[str, str] = {
-    "synth": "halgui's pretrained trunk",
+    "synth": "Pretrained (halgui's trunk, or a Kinetics backbone's weights)",
     "none": "Random weights (from scratch)",
 }
+#: The trunks a round's model can have, with what the dialog shows for each: halgui's small
+#: one (its start is "Start from") or torchvision's, pretrained on Kinetics-400 (real footage;
+#: they start from those weights, and need the kinetics extra).
+BACKBONES: dict[str, str] = {
+    "r2plus1d-tiny": "halgui's small trunk (fast)",
+    **{name: spec.description for name, spec in KINETICS.items()},
+}
+#: Measured clips/s of each backbone on a CPU (``halgui bench backbones``, 8 x 112 x 112
+#: clips, 2 x86-64 cores shared with another training run; docs/backbones.md): a training
+#: step with the default freezing, and a forward pass (scoring). What :func:`cost` says.
+CPU_CLIPS_PER_S: dict[str, tuple[float, float]] = {
+    "r2plus1d-tiny": (6.2, 13.0),
+    "r2plus1d_18": (1.06, 1.2),
+    "r3d_18": (1.0, 1.07),
+    "mc3_18": (1.4, 1.36),
+}
+#: the training clips :func:`cost` counts an epoch as (a project with a few labeled videos)
+COST_CLIPS = 100
+
+
+def cost(backbone: str, epochs: int) -> str:
+    """What a round with ``backbone`` costs on a CPU, from the measured rates (for the app)."""
+    train, infer = CPU_CLIPS_PER_S[backbone]
+    minutes = epochs * COST_CLIPS / train / 60
+    return (f"On a 2-core CPU: about {train:.2g} clips/s training, {infer:.2g} clips/s "
+            f"scoring; {epochs} epoch(s) of {COST_CLIPS} clips train in about "
+            f"{minutes:.0f} min. A GPU is far faster.")
+
+
 #: The strategies a round can use: the one registry of algorithm.md 5.4.
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
 #: Inclusive bounds of the numeric settings (budget: None, "automatic", is allowed too).
@@ -63,6 +93,9 @@ class RoundSettings:
     strategy: str = RoundConfig.strategy
     minutes: float | None = TrainConfig.minutes        # train for about this long; None: no limit
     pretrained: str = RoundConfig().train.pretrained or "none"  # a key of STARTS
+    backbone: str = TrainConfig.backbone                # a key of BACKBONES
+    backbone_weights: str | None = None  # a Kinetics backbone's weights file; None: download
+    freeze: str = TrainConfig.freeze                    # one of FREEZE
 
     def __post_init__(self) -> None:
         for name in FIELDS:
@@ -112,6 +145,8 @@ class RoundSettings:
             base, strategy=self.strategy,
             train=dataclasses.replace(base.train, epochs=self.epochs, minutes=self.minutes,
                                       device=self.device, warm_start=self.warm_start,
+                                      backbone=self.backbone, freeze=self.freeze,
+                                      backbone_weights=self.backbone_weights,
                                       pretrained=None if self.pretrained == "none"
                                       else self.pretrained),
             selection=dataclasses.replace(base.selection, budget=self.budget, alpha=self.alpha),
@@ -129,6 +164,13 @@ def expected(name: str, value: object) -> str | None:
         return None if value in STRATEGIES else f"one of {', '.join(STRATEGY_NAMES)}"
     if name == "pretrained":
         return None if value in STARTS else f"one of {', '.join(STARTS)}"
+    if name == "backbone":
+        return None if value in BACKBONES else f"one of {', '.join(BACKBONES)}"
+    if name == "freeze":
+        return None if value in FREEZE else f"one of {', '.join(FREEZE)}"
+    if name == "backbone_weights":
+        return None if value is None or (isinstance(value, str) and value) else \
+            "a file name, or none (download the weights)"
     if name == "warm_start":
         return None if isinstance(value, bool) else "true or false"
     if name in ("budget", "minutes") and value is None:
@@ -152,7 +194,8 @@ def from_text(name: str, text: str) -> Any:
     with what it should be. ``auto`` is the automatic budget, ``none`` no time limit."""
     value: Any = text
     try:
-        if text.strip().lower() == {"budget": "auto", "minutes": "none"}.get(name):
+        if text.strip().lower() == {"budget": "auto", "minutes": "none",
+                                    "backbone_weights": "none"}.get(name):
             value = None
         elif name in ("budget", "epochs"):
             value = int(text)

@@ -43,8 +43,8 @@ class TrainConfig:
     minutes: float | None = None  # stop after about this long (at the end of a step)
     batch_size: int = 8
     lr: float = 1e-3
-    #: the trunk learns at ``lr`` times this (0 freezes its weights): a round that fine-tunes a
-    #: pretrained trunk on a few labeled frames keeps more of what it brought
+    #: the trunk's trainable stages learn at ``lr`` times this (more than 0; ``freeze`` stops
+    #: stages): fine-tuning a pretrained trunk on a few labeled frames may keep more of it
     trunk_lr_scale: float = 1.0
     weight_decay: float = 1e-4
     seed: int = 0
@@ -55,6 +55,16 @@ class TrainConfig:
     device: str = "auto"        # auto | cpu | cuda | mps
     amp: bool = True            # bf16 autocast on GPU
     width: int = 16             # model width (see ModelConfig)
+    #: the trunk of a new model (model.BACKBONES): halgui's small one, or one of torchvision's
+    #: pretrained on Kinetics-400 (kinetics.KINETICS; the Kinetics weights are its start)
+    backbone: str = "r2plus1d-tiny"
+    #: a Kinetics backbone's weights from this file (a torchvision state dict) instead of
+    #: downloading them
+    backbone_weights: str | None = None
+    #: which trunk stages training leaves as they are (backbones.FREEZE): "auto" freezes a
+    #: Kinetics trunk whole on a CPU (a step then costs about a forward pass) and all but its
+    #: last stage on a GPU, and nothing of halgui's small trunk (kinetics.freeze_trunk)
+    freeze: str = "auto"
     clip: ClipConfig = field(default_factory=ClipConfig)
     stew: StewConfig = field(default_factory=StewConfig)
     boxes: BoxConfig = field(default_factory=BoxConfig)
@@ -85,48 +95,98 @@ class TrainResult:
 
 
 def build_model(n_classes: int, config: TrainConfig) -> ActorLocalizer:
-    """A new model for ``n_classes``: from ``config.pretrained`` if set, else from scratch."""
-    from halgui.core.al.model import ActorLocalizer, ModelConfig
+    """A new model for ``n_classes``: from ``config.pretrained`` if set, else from scratch.
 
+    With a Kinetics backbone, a shipped starting point (halgui's synth trunk, made for its
+    small backbone) means the backbone's Kinetics-400 weights; a checkpoint file must have
+    been trained with the same backbone.
+    """
+    from halgui.core.al.backbones import KINETICS
+    from halgui.core.al.kinetics import load_weights
+    from halgui.core.al.model import BACKBONES, ActorLocalizer, ModelConfig
+    from halgui.core.al.pretrained import SHIPPED
+
+    if config.backbone not in BACKBONES:
+        raise HalguiError(f"unknown backbone {config.backbone!r}; known: "
+                          f"{', '.join(BACKBONES)}")
     model_config = ModelConfig(
         n_classes=n_classes, clip_len=config.clip.clip_len, stride=config.clip.stride,
-        size=config.clip.size, width=config.width, boxes=config.box_source)
-    if config.pretrained is None:
-        return ActorLocalizer(model_config)
+        size=config.clip.size, width=config.width, boxes=config.box_source,
+        backbone=config.backbone)
+    kinetics = config.backbone in KINETICS
+    if config.pretrained is None or (kinetics and config.pretrained in SHIPPED):
+        model = ActorLocalizer(model_config)
+        if kinetics and config.pretrained is not None:
+            load_weights(model.trunk, config.backbone, config.backbone_weights)
+        return model
     from halgui.core.al.pretrained import build_from
 
     return build_from(config.pretrained, model_config)[0]
 
 
+def needs_weights(config: TrainConfig) -> bool:
+    """Whether a new model would start from a Kinetics backbone's weights."""
+    from halgui.core.al.backbones import KINETICS
+    from halgui.core.al.pretrained import SHIPPED
+
+    return config.backbone in KINETICS and config.pretrained in SHIPPED
+
+
+def prepare_backbone(config: TrainConfig, cancel: CancelFlag | None = None
+                     ) -> Generator[Progress, None, None]:
+    """Have a Kinetics backbone's weights before any data work, when a new model would start
+    from them: the given file read, or downloaded once into torch's cache (with progress). A
+    machine offline or a bad file fails here, in one line, with nothing written."""
+    if not needs_weights(config):
+        return
+    from halgui.core.al.kinetics import fetch, read_weights
+
+    if config.backbone_weights is not None:
+        read_weights(config.backbone, config.backbone_weights)
+    else:
+        yield from fetch(config.backbone, cancel)
+
+
 def initial_model(n_classes: int, config: TrainConfig, init: str | Path | None,
                   device: torch.device) -> ActorLocalizer:
-    """What training starts from: ``init`` (the previous round's model) when warm-starting,
-    else :func:`build_model`."""
-    if init is None or not config.warm_start:
-        return build_model(n_classes, config).to(device)
-    from halgui.core.al import checkpoint
+    """What training starts from: ``init`` (the previous round's model) when warm-starting
+    and it has the chosen backbone (a new backbone starts over), else :func:`build_model`;
+    with ``config.freeze``'s trunk stages frozen."""
+    from halgui.core.al.kinetics import freeze_trunk
 
-    model = checkpoint.load(init, device).model
-    if config.box_source == "centre":
-        from halgui.core.al.pretrained import with_box_head
+    model = None
+    if init is not None and config.warm_start:
+        from halgui.core.al import checkpoint
 
-        model = with_box_head(model)  # one trained before models had a box head
+        model = checkpoint.load(init, device).model
+        if model.config.backbone != config.backbone:
+            model = None
+        elif config.box_source == "centre":
+            from halgui.core.al.pretrained import with_box_head
+
+            model = with_box_head(model)  # one trained before models had a box head
+    if model is None:
+        model = build_model(n_classes, config).to(device)
+    freeze_trunk(model, config.freeze, device.type)
     return model
 
 
+def trainable(model: ActorLocalizer) -> list[torch.nn.Parameter]:
+    """The parameters training changes (a frozen stage's are left out)."""
+    return [p for p in model.parameters() if p.requires_grad]
+
+
 def make_optimiser(model: ActorLocalizer, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with the trunk's learning rate scaled by ``config.trunk_lr_scale``; a frozen
-    trunk (scale 0) has no gradients computed at all."""
+    """AdamW on the :func:`trainable` parameters, the trunk's at ``config.trunk_lr_scale``
+    times the learning rate."""
     import torch
 
-    trunk = list(model.trunk.parameters())
-    ids = {id(p) for p in trunk}
-    heads = [p for p in model.parameters() if id(p) not in ids]
-    groups: list[dict[str, object]] = [{"params": heads}]
-    if config.trunk_lr_scale > 0:
-        groups.append({"params": trunk, "lr": config.lr * config.trunk_lr_scale})
-    for p in trunk:
-        p.requires_grad_(config.trunk_lr_scale > 0)
+    trunk = {id(p) for p in model.trunk.parameters()}
+    params = trainable(model)
+    groups: list[dict[str, object]] = [{"params": [p for p in params if id(p) not in trunk]}]
+    lower = [p for p in params if id(p) in trunk]
+    if lower:
+        groups.append({"params": lower, "lr": config.lr * config.trunk_lr_scale})
     return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 

@@ -20,7 +20,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from halgui.core.al.settings import DEVICES, RANGES, STARTS, STRATEGY_NAMES, RoundSettings
+from halgui.core.al.settings import (
+    BACKBONES,
+    DEVICES,
+    FREEZE,
+    RANGES,
+    STARTS,
+    STRATEGY_NAMES,
+    RoundSettings,
+    cost,
+)
 from halgui.core.al.strategies import SelectionConfig
 from halgui.core.project import Project
 
@@ -33,6 +42,16 @@ def round_zero_note() -> str:
             f"the frames per round too: it trains nothing and proposes "
             f"{SelectionConfig.cold_fraction:.0%} of the pool's frames, in videos chosen by "
             f"appearance. They apply from round 1 on.")
+
+
+#: what the dialog shows for each freeze choice (settings.FREEZE)
+_FREEZE_TEXT: dict[str, str] = {
+    "auto": "Automatic (a Kinetics trunk: all on a CPU, the lower stages on a GPU)",
+    "none": "Nothing (train the whole trunk)",
+    "lower": "All but the last stage",
+    "all": "The whole trunk",
+}
+assert tuple(_FREEZE_TEXT) == FREEZE
 
 
 class RoundSettingsDialog(QDialog):
@@ -75,6 +94,22 @@ class RoundSettingsDialog(QDialog):
         self.pretrained.setToolTip("What a round's model starts from when it does not continue "
                                    "the previous round's (the first round, or without warm "
                                    "start)")
+        self.backbone = QComboBox()
+        for value, text in BACKBONES.items():
+            self.backbone.addItem(text, value)
+        self.backbone.setToolTip("The model's trunk. torchvision's, pretrained on Kinetics-400 "
+                                 "(real footage), start from those weights (downloaded once) "
+                                 "and are slow on a CPU; halgui's small one starts from "
+                                 "\"Start from\"")
+        self.freeze = QComboBox()
+        for value, text in _FREEZE_TEXT.items():
+            self.freeze.addItem(text, value)
+        self.freeze.setToolTip("Trunk stages a round leaves as they are: frozen stages cost no "
+                               "backward pass")
+        self.cost = QLabel()
+        self.cost.setWordWrap(True)
+        self.backbone.currentIndexChanged.connect(self._show_cost)
+        self.epochs.valueChanged.connect(self._show_cost)
         self.strategy = QComboBox()
         for name in STRATEGY_NAMES:
             self.strategy.addItem(name, name)
@@ -88,6 +123,9 @@ class RoundSettingsDialog(QDialog):
         form.addRow("Device", self.device)
         form.addRow("", self.warm_start)
         form.addRow("Start from", self.pretrained)
+        form.addRow("Backbone", self.backbone)
+        form.addRow("Freeze", self.freeze)
+        form.addRow("", self.cost)
         form.addRow("Strategy", self.strategy)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel
@@ -117,6 +155,13 @@ class RoundSettingsDialog(QDialog):
         self.warm_start.setChecked(s.warm_start)
         self.strategy.setCurrentIndex(max(0, self.strategy.findData(s.strategy)))
         self.pretrained.setCurrentIndex(max(0, self.pretrained.findData(s.pretrained)))
+        self.backbone.setCurrentIndex(max(0, self.backbone.findData(s.backbone)))
+        self.freeze.setCurrentIndex(max(0, self.freeze.findData(s.freeze)))
+        self._weights = s.backbone_weights  # set with halgui round --backbone-weights
+        self._show_cost()
+
+    def _show_cost(self) -> None:
+        self.cost.setText(cost(str(self.backbone.currentData()), self.epochs.value()))
 
     def values(self) -> RoundSettings:
         return RoundSettings(
@@ -124,7 +169,9 @@ class RoundSettingsDialog(QDialog):
             epochs=self.epochs.value(), minutes=self.minutes.value() or None,
             device=str(self.device.currentData()), warm_start=self.warm_start.isChecked(),
             strategy=str(self.strategy.currentData()),
-            pretrained=str(self.pretrained.currentData()))
+            pretrained=str(self.pretrained.currentData()),
+            backbone=str(self.backbone.currentData()), backbone_weights=self._weights,
+            freeze=str(self.freeze.currentData()))
 
 
 def ask_round_settings(parent: QWidget | None, project: Project) -> bool:

@@ -7,10 +7,13 @@ import torch
 from halgui.core.al.model import pick_device
 from halgui.core.al.rounds import RoundConfig
 from halgui.core.al.settings import (
+    BACKBONES,
+    CPU_CLIPS_PER_S,
     DEVICES,
     FIELDS,
     STRATEGY_NAMES,
     RoundSettings,
+    cost,
     expected,
     from_text,
 )
@@ -152,3 +155,22 @@ def test_what_a_round_starts_from_reaches_its_training():
     assert from_text("pretrained", "synth") == "synth"
     with pytest.raises(ValueError, match="one of synth, none"):
         from_text("pretrained", "imagenet")
+
+
+def test_backbone_settings_reach_the_round_and_say_their_cost():
+    chosen = RoundSettings(backbone="r3d_18", freeze="all", backbone_weights="/w/r3d.pth")
+    train = chosen.apply(RoundConfig()).train
+    assert (train.backbone, train.freeze, train.backbone_weights) == (
+        "r3d_18", "all", "/w/r3d.pth")
+    assert RoundSettings().apply(RoundConfig()).train.backbone == TrainConfig.backbone
+    assert expected("backbone", "s3d") == f"one of {', '.join(BACKBONES)}"
+    assert expected("freeze", "half") == "one of auto, none, lower, all"
+    assert expected("backbone_weights", "") is not None
+    assert from_text("backbone_weights", "none") is None
+    with pytest.raises(ValueError, match="one of"):
+        RoundSettings(backbone="mvit_v2_s")
+    # the cost the dialog shows follows the measured rates
+    assert set(BACKBONES) == set(CPU_CLIPS_PER_S)  # every backbone has measured rates
+    train_rate = CPU_CLIPS_PER_S["r2plus1d_18"][0]
+    assert f"{train_rate:.2g} clips/s training" in cost("r2plus1d_18", 3)
+    assert f"train in about {3 * 100 / train_rate / 60:.0f} min" in cost("r2plus1d_18", 3)
