@@ -48,13 +48,13 @@ BACKBONES: dict[str, str] = {
     **{name: spec.description for name, spec in KINETICS.items()},
 }
 #: Measured clips/s of each backbone on a CPU (``halgui bench backbones``, 8 x 112 x 112
-#: clips, 2 x86-64 cores shared with another training run; docs/backbones.md): a training
+#: clips, batch 2, 2 x86-64 cores and nothing else running; docs/backbones.md): a training
 #: step with the default freezing, and a forward pass (scoring). What :func:`cost` says.
 CPU_CLIPS_PER_S: dict[str, tuple[float, float]] = {
-    "r2plus1d-tiny": (6.2, 13.0),
-    "r2plus1d_18": (1.06, 1.2),
-    "r3d_18": (1.0, 1.07),
-    "mc3_18": (1.4, 1.36),
+    "r2plus1d-tiny": (53.7, 157.0),
+    "r2plus1d_18": (5.41, 5.26),
+    "r3d_18": (6.27, 7.04),
+    "mc3_18": (5.89, 3.95),
 }
 #: the training clips :func:`cost` counts an epoch as (a project with a few labeled videos)
 COST_CLIPS = 100
