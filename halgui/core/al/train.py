@@ -44,7 +44,8 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 1e-3
     #: the trunk's trainable stages learn at ``lr`` times this (more than 0; ``freeze`` stops
-    #: stages): fine-tuning a pretrained trunk on a few labeled frames may keep more of it
+    #: stages). 1: on the demo after two rounds, 0.1 and a frozen trunk were worse on both
+    #: seeds measured (docs/detector.md)
     trunk_lr_scale: float = 1.0
     weight_decay: float = 1e-4
     seed: int = 0
