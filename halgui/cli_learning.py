@@ -458,7 +458,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     claims = report.claims(points)
     verdict = {True: "holds", False: "does not hold", None: "not measured"}
     seeds = sorted({r.seed for r in rows})
-    text = [f"# halgui simulate: {len({r.strategy for r in rows})} strategies x "
+    text = [f"# halgui simulate: {len({r.strategy for r in rows} - {'reference'})} strategies x "
             f"{len(seeds)} seeds", "", f"Ground truth: `{gt}`; {header}.", "",
             f"Config: `{json.dumps(run_config)}`", "",
             report.markdown(points), "", "## Claims (algorithm.md 7)", ""]
