@@ -224,14 +224,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_round(args: argparse.Namespace) -> int:
     from halgui.core.al.distributed import check_nproc
     from halgui.core.al.rounds import run_round
-    from halgui.core.al.train import prepare_backbone
     from halgui.core.project import Project
 
     at_least_one(args, "clips_per_epoch")  # epochs and budget: checked by their flags' types
     with Project.open(args.dir, lock="halgui round", force=args.force) as project:
         config = round_config(project, args)
         check_nproc(config.train.nproc, config.train.device)
-        drive(prepare_backbone(config.train), quiet=args.json)
+        # a Kinetics backbone's weights: the round's first phase, before any data work
         result = drive(run_round(project, config, CancelFlag()), quiet=args.json)
     output({"round": result.number, "proposals": result.proposals,
             "checkpoint": None if result.checkpoint is None else str(result.checkpoint),

@@ -55,7 +55,7 @@ def run(backbones: list[str] | None = None, batch_size: int = 2, clip_len: int =
     from halgui.core.al.kinetics import freeze_trunk
     from halgui.core.al.model import ActorLocalizer, ModelConfig
     from halgui.core.al.stew import StewConfig
-    from halgui.core.al.train import train_step, trainable
+    from halgui.core.al.train import TrainConfig, make_optimiser, train_step
 
     names = backbones or ["r2plus1d-tiny", *KINETICS]
     rng = np.random.default_rng(0)
@@ -77,7 +77,7 @@ def run(backbones: list[str] | None = None, batch_size: int = 2, clip_len: int =
             model = ActorLocalizer(config)
             freeze_trunk(model, freeze)
             model.train()
-            optimiser = torch.optim.AdamW(trainable(model), lr=1e-4)
+            optimiser = make_optimiser(model, TrainConfig(lr=1e-4))
 
             def step(model=model, optimiser=optimiser) -> None:
                 train_step(model, optimiser, batch, device, StewConfig(), False, None)

@@ -123,7 +123,7 @@ class Connection:
                                        postgres_sql.arguments(tuple(args), order))
             row = cursor.fetchone() if returning else None  # none: ON CONFLICT DO NOTHING
             lastrowid = None if row is None else int(row[0])
-            if with_id and target is not None and target[1]:
+            if with_id and target[1]:  # with_id: an INSERT, so target is set
                 self._follow_ids(target[0])
         return Cursor(cursor, lastrowid)
 
@@ -158,8 +158,14 @@ def _translated(where: str) -> Iterator[None]:
     except _BUSY as exc:
         raise BusyError(f"database is locked ({exc.diag.message_primary})") from exc
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ProjectError(where, f"lost its connection to the server ({first})") from exc
+        raise ProjectError(where, f"lost its connection to the server ({_first_line(exc)})"
+                           ) from exc
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of a driver's message (psycopg's run over several), or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def connect(url: str, timeout: float = connection.DEFAULT_BUSY_TIMEOUT_S, *,
@@ -171,8 +177,7 @@ def connect(url: str, timeout: float = connection.DEFAULT_BUSY_TIMEOUT_S, *,
         raw = psycopg.connect(url, autocommit=True, row_factory=_rows,
                               connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ProjectError(where, f"cannot be reached ({first})") from exc
+        raise ProjectError(where, f"cannot be reached ({_first_line(exc)})") from exc
     raw.execute(f"SET lock_timeout = {max(1, round(timeout * 1000))}")
     if read_only:
         raw.execute("SET default_transaction_read_only = on")

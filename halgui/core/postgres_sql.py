@@ -80,6 +80,7 @@ def arguments(args: tuple[object, ...], order: tuple[int, ...] | None) -> tuple[
     return args if order is None else tuple(args[i] for i in order)
 
 
+@lru_cache(maxsize=512)
 def insert_target(sql: str) -> tuple[str, bool] | None:
     """``(table, gives its id)`` of an ``INSERT`` statement (``gives its id``: the statement
     names the ``id`` column, as an undo that puts a deleted row back does), else None."""
@@ -88,11 +89,6 @@ def insert_target(sql: str) -> tuple[str, bool] | None:
         return None
     columns = [c.strip().lower() for c in (match.group(3) or "").split(",")]
     return match.group(1).lower(), "id" in columns
-
-
-def is_url(target: object) -> bool:
-    """Whether ``target`` names a PostgreSQL database rather than a project folder."""
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 def label(url: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from halgui.core import postgres, postgres_sql, schema
+from halgui.core import postgres_sql, schema
 from halgui.core.annotations import Box
 from halgui.core.errors import ProjectError
 from halgui.core.project import Project
@@ -238,4 +238,3 @@ def test_a_password_never_reaches_a_message():
         "postgresql://ann@db.example/labels"
     assert postgres_sql.label("postgresql://ann@/labels?host=/run&password=pw&port=5") == \
         "postgresql://ann@/labels?host=/run&port=5"
-    assert postgres.label is postgres_sql.label

@@ -154,7 +154,7 @@ def freeze_trunk(model: nn.Module, freeze: str, device: str = "cpu") -> list[nn.
 
     ``"auto"`` leaves halgui's small trunk free; a Kinetics trunk (pretrained on real video) is
     frozen whole on a CPU, where a training step then costs about a forward pass (measured
-    1.8-2.4 times faster than training its last stage too, docs/backbones.md), and all but its
+    1.5-2.1 times faster than training its last stage too, docs/backbones.md), and all but its
     last stage on a GPU, where adapting that stage to the project's actors is cheap. Frozen
     stages keep their weights and their BatchNorm statistics (they stay in eval mode: the
     model's ``train()`` honours that). Returns the frozen stages.

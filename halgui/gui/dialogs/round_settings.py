@@ -54,6 +54,14 @@ _FREEZE_TEXT: dict[str, str] = {
 assert tuple(_FREEZE_TEXT) == FREEZE
 
 
+def _choices(items: dict[str, str]) -> QComboBox:
+    """A combo box showing each item's text and holding its value (``{value: text}``)."""
+    box = QComboBox()
+    for value, text in items.items():
+        box.addItem(text, value)
+    return box
+
+
 class RoundSettingsDialog(QDialog):
     """Edits :class:`RoundSettings`; :meth:`values` reads them after accept."""
 
@@ -83,36 +91,26 @@ class RoundSettingsDialog(QDialog):
         self.minutes.setSpecialValueText("No limit")
         self.minutes.setToolTip("Train for about this long, then score and propose frames "
                                 "(training also ends after the epochs above, if sooner)")
-        self.device = QComboBox()
-        for value, text in DEVICES.items():
-            self.device.addItem(text, value)
+        self.device = _choices(DEVICES)
         self.warm_start = QCheckBox("Start from the previous round's model (warm start)")
         self.warm_start.setToolTip("Unchecked: train from scratch every round")
-        self.pretrained = QComboBox()
-        for value, text in STARTS.items():
-            self.pretrained.addItem(text, value)
+        self.pretrained = _choices(STARTS)
         self.pretrained.setToolTip("What a round's model starts from when it does not continue "
                                    "the previous round's (the first round, or without warm "
                                    "start)")
-        self.backbone = QComboBox()
-        for value, text in BACKBONES.items():
-            self.backbone.addItem(text, value)
+        self.backbone = _choices(BACKBONES)
         self.backbone.setToolTip("The model's trunk. torchvision's, pretrained on Kinetics-400 "
                                  "(real footage), start from those weights (downloaded once) "
                                  "and are slow on a CPU; halgui's small one starts from "
                                  "\"Start from\"")
-        self.freeze = QComboBox()
-        for value, text in _FREEZE_TEXT.items():
-            self.freeze.addItem(text, value)
+        self.freeze = _choices(_FREEZE_TEXT)
         self.freeze.setToolTip("Trunk stages a round leaves as they are: frozen stages cost no "
                                "backward pass")
         self.cost = QLabel()
         self.cost.setWordWrap(True)
         self.backbone.currentIndexChanged.connect(self._show_cost)
         self.epochs.valueChanged.connect(self._show_cost)
-        self.strategy = QComboBox()
-        for name in STRATEGY_NAMES:
-            self.strategy.addItem(name, name)
+        self.strategy = _choices({name: name for name in STRATEGY_NAMES})
         self.strategy.setToolTip("claus: diverse videos (deep clusters) and the most uncertain "
                                  "frames in them (MC dropout); the others are baselines")
         form = QFormLayout()
