@@ -413,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", type=Path, default=None, help="warm start from this checkpoint")
     p.add_argument("--trunk-lr-scale", type=float, default=1.0, metavar="K",
                    help="the trunk's trained stages learn at K times the learning rate")
+    p.add_argument("--no-class-prototypes", action="store_true", help="score boxes' classes "
+                   "with the box head alone, not also with prototypes of the labeled boxes")
     p.add_argument("--pretrained", default="synth", metavar="NAME_OR_FILE",
                    help="start from a pretrained model, keeping all but its class head: synth "
                         "(halgui's own trunk, the default, as rounds do), a checkpoint file, "

@@ -55,7 +55,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                          backbone_weights=None if args.backbone_weights is None
                          else str(args.backbone_weights),
                          stew=StewConfig(weighting=args.weighting), box_source=args.boxes,
-                         nproc=args.nproc, trunk_lr_scale=args.trunk_lr_scale)
+                         nproc=args.nproc, trunk_lr_scale=args.trunk_lr_scale,
+                         class_prototypes=not args.no_class_prototypes)
     clip = dataclasses.replace(config.clip, max_clips_per_epoch=args.clips_per_epoch)
     if args.size is not None:
         clip = dataclasses.replace(clip, size=args.size)

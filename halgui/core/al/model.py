@@ -51,6 +51,10 @@ class ModelConfig:
     #: components of the actor map, the first design; checkpoints without the key are this)
     boxes: str = "centre"
     box_channels: int = 32     # channels of the box head
+    #: "start": the model also keeps a frozen copy of its starting point's trunk and box-head
+    #: features, and class prototypes of the labeled boxes on them (prototypes.py), which
+    #: score boxes with the box head's classes; "none": the box head's classes alone
+    class_prototypes: str = "none"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -155,9 +159,13 @@ class BoxHead(nn.Module):
         self.classes = nn.Conv3d(width, n_classes, 1)
         nn.init.constant_(self.centre.bias, _CENTRE_PRIOR)
 
-    def forward(self, deep: torch.Tensor, skip: torch.Tensor) -> BoxOutput:
+    def fuse(self, deep: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """The head's features ``(B, width, T, S/4, S/4)``, before its three outputs."""
         x = _upsample_to(_pointwise(self.reduce, deep), skip.shape[3:])
-        x = self.mix(F.relu(x + self.skip(skip)))
+        return self.mix(F.relu(x + self.skip(skip)))
+
+    def forward(self, deep: torch.Tensor, skip: torch.Tensor) -> BoxOutput:
+        x = self.fuse(deep, skip)
         edges = F.softplus(_pointwise(self.edges, x).float()) * _EDGE_SCALE
         return BoxOutput(_pointwise(self.centre, x)[:, 0], edges, _pointwise(self.classes, x))
 
@@ -168,6 +176,39 @@ def _upsample_to(x: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.T
     up = F.interpolate(x.transpose(1, 2).reshape(b * t, c, *x.shape[3:]), size=tuple(size),
                        mode="bilinear", align_corners=False)
     return up.view(b, t, c, *up.shape[2:]).transpose(1, 2)
+
+
+class ClassPrototypes(nn.Module):
+    """A frozen copy of a starting point's trunk and box-head features, and one prototype per
+    class on them: the mean of the labeled boxes' features (prototypes.py fits them).
+
+    Fine-tuning on a few dozen boxes makes the trunk's features worse at telling the
+    project's classes apart than the pretrained ones they started from (docs/detector.md),
+    so the prototypes are taken on the features as they were, kept here.
+    """
+
+    def __init__(self, config: ModelConfig, trunk: nn.Module) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.box_head = BoxHead(trunk.out_channels, trunk.skip_channels, 1, config.box_channels)
+        d = config.box_channels
+        self.register_buffer("mean", torch.zeros(d))
+        self.register_buffer("std", torch.ones(d))
+        self.register_buffer("vectors", torch.zeros(config.n_classes, d))  # unit length
+        self.register_buffer("present", torch.zeros(config.n_classes))     # 1: has one
+        self.requires_grad_(False)
+        self.eval()
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.present.any())
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised clips ``(B, 3, T, S, S)`` -> features ``(B, width, T, S/4, S/4)``."""
+        return self.box_head.fuse(*self.trunk(x))
+
+    def train(self, mode: bool = True) -> ClassPrototypes:
+        return super().train(False)  # frozen: BatchNorm keeps the starting point's statistics
 
 
 class ActorLocalizer(nn.Module):
@@ -198,6 +239,12 @@ class ActorLocalizer(nn.Module):
         mean, std = getattr(self.trunk, "mean", MEAN), getattr(self.trunk, "std", STD)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1, 1), persistent=False)
+        if config.class_prototypes not in ("none", "start"):
+            raise ValueError(f"unknown class_prototypes {config.class_prototypes!r}; known: "
+                             "none, start")
+        self.prototypes = (ClassPrototypes(config, BACKBONES[config.backbone](config))
+                           if config.class_prototypes == "start" and self.box_head is not None
+                           else None)
         #: trunk stages training leaves as they are (kinetics.freeze_trunk): always in eval mode
         self.frozen: list[nn.Module] = []
 

@@ -3,7 +3,9 @@
 A video is covered by back-to-back clips of T frames at stride s (16 raw frames each); a raw
 frame takes the prediction of its nearest sampled frame (algorithm.md 4). A model with a box head
 (boxes.py) gives each frame's boxes from the peaks of its centre heatmap, scored per class by
-``peak x the class probability of the actor at the peak`` (or of the clip, ``box_classes``).
+``peak x the class probability of the actor at the peak`` (or of the clip, ``box_classes``);
+a model with class prototypes blends that probability with the prototypes' for the box
+(prototypes.py).
 A model without one takes them from the mean actor map: threshold at 0.5, connected components,
 a tight box per component, and a score per class of ``clip class probability x mean map
 probability inside the box`` (algorithm.md 2).
@@ -24,6 +26,7 @@ from halgui.core.al.boxes import HEAD_STRIDE as BOX_STRIDE
 from halgui.core.al.boxes import BoxConfig, decode
 from halgui.core.al.data import ClipConfig
 from halgui.core.al.model import ActorLocalizer, mc_forward
+from halgui.core.al.prototypes import PrototypeSet, box_feature
 from halgui.core.metrics_tubes import Detection, Tube, link_detections
 from halgui.core.progress import CancelFlag, Progress
 
@@ -68,6 +71,10 @@ class WindowOutput:
     #: the box head's maps (centre probabilities (T, h, w), edges (4, T, h, w), class
     #: probabilities (C, T, h, w)) from the deterministic pass of a model with a box head
     box_maps: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    #: with fitted class prototypes: their features (D, T, h, w) and the prototypes, which
+    #: score each box's classes together with the box head's
+    features: np.ndarray | None = None
+    prototypes: PrototypeSet | None = None
 
 
 @torch.no_grad()
@@ -83,12 +90,16 @@ def run_windows(
     """
     device = next(model.parameters()).device
     model.eval()
+    protos = PrototypeSet.of(model) if not passes else None
     wins = windows(frames.shape[0], clip)
     for i in range(0, len(wins), batch_size):
         chunk = wins[i:i + batch_size]
         x = torch.from_numpy(np.stack([np.asarray(frames[w]) for w in chunk])).to(device)
         x = model.normalise(x)
-        box_np = None
+        box_np = features = None
+        if protos is not None:
+            assert model.prototypes is not None
+            features = model.prototypes.features(x).float().cpu().numpy()
         if passes:
             maps, classes, embedding = mc_forward(model, x, passes)  # (R, B, ...)
         else:
@@ -109,7 +120,8 @@ def run_windows(
         emb_np = embedding.cpu().numpy()
         for j, w in enumerate(chunk):
             yield WindowOutput(w, maps_np[:, j], classes_np[:, j], emb_np[j],
-                               None if box_np is None else tuple(a[j] for a in box_np))
+                               None if box_np is None else tuple(a[j] for a in box_np),
+                               None if features is None else features[j], protos)
 
 
 def boxes_from_map(prob: np.ndarray, threshold: float, min_area: int
@@ -148,16 +160,26 @@ class FrameClasses:
     actor: np.ndarray | None        # (n_sampled, C, h, w), or None without a box head
     nearest: np.ndarray             # (n_frames,) index into the sampled frames
     scale: tuple[float, float]      # original-frame pixels per map pixel (x, y)
+    #: with class prototypes: their features of each sampled frame (n_sampled, D, h, w)
+    features: np.ndarray | None = None
+    prototypes: PrototypeSet | None = None
 
     def of_box(self, frame: int, box: Sequence[float]) -> np.ndarray:
         """The probabilities that would score a box on ``frame`` (original pixels): the
-        actor's at the box's centre with a box head, else the clip's."""
+        actor's at the box's centre with a box head (blended with the class prototypes'
+        when the model has them), else the clip's."""
         if self.actor is None:
             return self.clip[frame]
         h, w = self.actor.shape[-2:]
         x = min(max(int((box[0] + box[2]) / 2 / self.scale[0]), 0), w - 1)
         y = min(max(int((box[1] + box[3]) / 2 / self.scale[1]), 0), h - 1)
-        return self.actor[self.nearest[frame], :, y, x]
+        probs = self.actor[self.nearest[frame], :, y, x]
+        if self.prototypes is None or self.features is None:
+            return probs
+        sx, sy = self.scale[0] / BOX_STRIDE, self.scale[1] / BOX_STRIDE  # per clip pixel
+        clip_box = (box[0] / sx, box[1] / sy, box[2] / sx, box[3] / sy)
+        feature = box_feature(self.features[self.nearest[frame]].astype(np.float32), clip_box)
+        return self.prototypes.blend(probs.astype(np.float32), feature)
 
 
 def detect_video_and_classes(
@@ -173,6 +195,8 @@ def detect_video_and_classes(
     per_sample: list[list[Detection]] = []  # detections of each sampled frame, frame unset
     per_window: list[np.ndarray] = []  # class probabilities of each window
     actor: list[np.ndarray] = []  # the box head's class maps of each sampled frame
+    features: list[np.ndarray] = []  # the class prototypes' features of each sampled frame
+    protos = None
     wins = windows(n, clip)
     for k, out in enumerate(run_windows(model, frames, clip, batch_size=config.batch_size,
                                         full_size=model.box_head is None)):
@@ -182,6 +206,9 @@ def detect_video_and_classes(
         per_window.append(class_prob)
         if out.box_maps is not None:
             actor.extend(out.box_maps[2].transpose(1, 0, 2, 3).astype(np.float16))
+        if out.features is not None:
+            features.extend(out.features.transpose(1, 0, 2, 3).astype(np.float16))
+            protos = out.prototypes
         for t in range(len(out.frames)):
             found = []
             for (x1, y1, x2, y2), strength, probs in frame_boxes(out, t, config):
@@ -196,7 +223,8 @@ def detect_video_and_classes(
     detections = [d._replace(frame=f) for f in range(n) for d in per_sample[nearest[f]]]
     scale = (sx * BOX_STRIDE, sy * BOX_STRIDE)
     return detections, FrameClasses(np.stack(per_window)[nearest // clip.clip_len],
-                                    np.stack(actor) if actor else None, nearest, scale)
+                                    np.stack(actor) if actor else None, nearest, scale,
+                                    np.stack(features) if features else None, protos)
 
 
 def frame_boxes(out: WindowOutput, t: int, config: PredictConfig
@@ -211,6 +239,9 @@ def frame_boxes(out: WindowOutput, t: int, config: PredictConfig
     found = decode(centre[t], edges[:, t], classes[:, t], config.boxes)
     if config.box_classes == "clip":
         return [(box, peak, out.classes[0]) for box, peak, _ in found]
+    if out.prototypes is not None and out.features is not None:
+        return [(box, peak, out.prototypes.blend(probs, box_feature(out.features[:, t], box)))
+                for box, peak, probs in found]
     return found
 
 

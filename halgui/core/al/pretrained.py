@@ -5,7 +5,9 @@ A pretrained starting point is an ordinary halgui checkpoint (validated by
 class-dependent ones is copied into the new model (the trunk, the skip path, the class-agnostic
 actor map, the embedding, the box head's centres and edges), and the class head and the box
 head's class layer start fresh for the project's classes; a starting point without a box head
-gives none. The architecture
+gives none. A starting point with a box head also becomes the model's class prototypes'
+features: a frozen copy of its trunk and box-head features (model.ClassPrototypes). The
+architecture
 (backbone, width, head channels, embedding size, pooling) is the pretrained one's; the clip
 length, stride and size are the project's (the network is convolutional in all three).
 
@@ -32,8 +34,8 @@ __all__ = ["SHIPPED", "build_from", "resolve", "shipped_path", "with_box_head"]
 SHIPPED: dict[str, str] = {"synth": "synth-trunk.pt"}
 _KEEP = ("backbone", "width", "head_channels", "embed_dim", "class_pooling", "dropout",
          "box_channels")
-#: the weights that depend on the project's classes
-_FRESH = ("class_head.", "box_head.classes.")
+#: the weights that depend on the project's classes (a starting point's own prototypes too)
+_FRESH = ("class_head.", "box_head.classes.", "prototypes.")
 #: a starting point without a box head gives none: the project's model starts it fresh
 _OPTIONAL = "box_head."
 
@@ -59,9 +61,12 @@ def resolve(source: str | Path) -> Path:
     return path
 
 
-def build_from(source: str | Path, config: ModelConfig) -> tuple[ActorLocalizer, dict[str, Any]]:
+def build_from(source: str | Path, config: ModelConfig, *, prototypes: bool = True
+               ) -> tuple[ActorLocalizer, dict[str, Any]]:
     """A new model for ``config``'s classes and clips, initialised from ``source``; returns it
-    and the starting point's provenance (its checkpoint ``info``)."""
+    and the starting point's provenance (its checkpoint ``info``). With ``prototypes`` and a
+    starting point that has a box head, the model keeps a frozen copy of the starting point's
+    features for class prototypes (fitted after training, prototypes.fit)."""
     from halgui.core.al import checkpoint
     from halgui.core.al.backbones import KINETICS
     from halgui.core.al.model import ActorLocalizer
@@ -73,6 +78,10 @@ def build_from(source: str | Path, config: ModelConfig) -> tuple[ActorLocalizer,
                           f"not {config.backbone} (start from a checkpoint trained with "
                           f"{config.backbone}, or from its Kinetics weights)")
     kept = {name: getattr(start.model.config, name) for name in _KEEP}
+    # not for a Kinetics trunk: a second frozen copy of it would double a round's largest cost
+    if (prototypes and start.model.box_head is not None and config.boxes == "centre"
+            and config.backbone not in KINETICS):
+        kept["class_prototypes"] = "start"
     model = ActorLocalizer(dataclasses.replace(config, **kept))
     state = {k: v for k, v in start.model.state_dict().items() if not k.startswith(_FRESH)}
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -81,6 +90,13 @@ def build_from(source: str | Path, config: ModelConfig) -> tuple[ActorLocalizer,
     if unexpected or any(not k.startswith(fresh) for k in missing):
         raise HalguiError(f"{path}: does not fit the model (missing {sorted(missing)}, "
                           f"unexpected {sorted(unexpected)})")
+    if model.prototypes is not None:
+        assert start.model.box_head is not None
+        model.prototypes.trunk.load_state_dict(start.model.trunk.state_dict())
+        head = {k: v for k, v in start.model.box_head.state_dict().items()
+                if k.startswith(("reduce.", "skip.", "mix."))}
+        left, extra = model.prototypes.box_head.load_state_dict(head, strict=False)
+        assert not extra and all(k.startswith(("centre.", "edges.", "classes.")) for k in left)
     return model, {**start.info, "pretrained_from": str(path),
                    "pretrained_classes": list(start.classes)}
 

@@ -49,9 +49,10 @@ BACKBONES: dict[str, str] = {
 }
 #: Measured clips/s of each backbone on a CPU (``halgui bench backbones``, 8 x 112 x 112
 #: clips, batch 2, 2 x86-64 cores and nothing else running; docs/backbones.md): a training
-#: step with the default freezing, and a forward pass (scoring). What :func:`cost` says.
+#: step with the default freezing (each trunk from its pretrained start: frozen whole on a
+#: CPU), and a forward pass (scoring). What :func:`cost` says.
 CPU_CLIPS_PER_S: dict[str, tuple[float, float]] = {
-    "r2plus1d-tiny": (53.7, 157.0),
+    "r2plus1d-tiny": (113.0, 157.0),
     "r2plus1d_18": (5.41, 5.26),
     "r3d_18": (6.27, 7.04),
     "mc3_18": (5.89, 3.95),

@@ -21,6 +21,7 @@ import numpy as np
 
 from halgui.core.al.boxes import BoxConfig, box_loss
 from halgui.core.al.data import Batch, ClipConfig, VideoLabels, epoch_centres, make_batch, prefetch
+from halgui.core.al.prototypes import fit as fit_prototypes
 from halgui.core.al.stew import StewConfig, stew_loss
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag, Progress
@@ -44,11 +45,14 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 1e-3
     #: the trunk's trainable stages learn at ``lr`` times this (more than 0; ``freeze`` stops
-    #: stages). 1: on the demo after two rounds, 0.1 and a frozen trunk were worse on both
-    #: seeds measured (docs/detector.md)
+    #: stages). 1: on the demo after two rounds, before class prototypes, 0.1 was worse on
+    #: both seeds measured (docs/detector.md)
     trunk_lr_scale: float = 1.0
     weight_decay: float = 1e-4
     seed: int = 0
+    #: a model started from a pretrained one with a box head also scores its boxes' classes
+    #: with class prototypes on the starting point's features (prototypes.py)
+    class_prototypes: bool = True
     warm_start: bool = True     # start from the previous round's weights when given
     #: otherwise start from this pretrained model (a name in pretrained.SHIPPED or a
     #: checkpoint file; its architecture wins over ``width``), or from scratch with None
@@ -64,7 +68,8 @@ class TrainConfig:
     backbone_weights: str | None = None
     #: which trunk stages training leaves as they are (backbones.FREEZE): "auto" freezes a
     #: Kinetics trunk whole on a CPU (a step then costs about a forward pass) and all but its
-    #: last stage on a GPU, and nothing of halgui's small trunk (kinetics.freeze_trunk)
+    #: last stage on a GPU, and halgui's small trunk whole when it starts from a pretrained
+    #: model, directly or through the previous round's (kinetics.freeze_trunk)
     freeze: str = "auto"
     clip: ClipConfig = field(default_factory=ClipConfig)
     stew: StewConfig = field(default_factory=StewConfig)
@@ -122,7 +127,7 @@ def build_model(n_classes: int, config: TrainConfig) -> ActorLocalizer:
         return model
     from halgui.core.al.pretrained import build_from
 
-    return build_from(config.pretrained, model_config)[0]
+    return build_from(config.pretrained, model_config, prototypes=config.class_prototypes)[0]
 
 
 def needs_weights(config: TrainConfig) -> bool:
@@ -168,7 +173,7 @@ def initial_model(n_classes: int, config: TrainConfig, init: str | Path | None,
             model = with_box_head(model)  # one trained before models had a box head
     if model is None:
         model = build_model(n_classes, config).to(device)
-    freeze_trunk(model, config.freeze, device.type)
+    freeze_trunk(model, config.freeze, device.type, pretrained=config.pretrained is not None)
     return model
 
 
@@ -212,8 +217,14 @@ def train(
     if config.nproc != 1:
         from halgui.core.al.distributed import train_parallel
 
-        return (yield from train_parallel(videos, class_names, config, out, init=init,
-                                          cluster=cluster, cancel=cancel))
+        result = yield from train_parallel(videos, class_names, config, out, init=init,
+                                           cluster=cluster, cancel=cancel)
+        saved = checkpoint.load(result.checkpoint)
+        if saved.model.prototypes is not None:
+            yield from fit_prototypes(saved.model, videos, config.clip, cancel=cancel)
+            checkpoint.save(result.checkpoint, saved.model, saved.classes, saved.cluster,
+                            saved.info)
+        return result
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -257,6 +268,7 @@ def train(
         raise TrainingError("no training step ran (no clip to train on)")
     total = len(losses)
     seconds = time.perf_counter() - start
+    yield from fit_prototypes(model, videos, config.clip, cancel=cancel)
     path = checkpoint.save(
         out, model, list(class_names), cluster.state() if cluster is not None else None,
         {"steps": total, "final_loss": losses[-1] if losses else float("nan"),

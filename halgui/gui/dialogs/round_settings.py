@@ -46,7 +46,8 @@ def round_zero_note() -> str:
 
 #: what the dialog shows for each freeze choice (settings.FREEZE)
 _FREEZE_TEXT: dict[str, str] = {
-    "auto": "Automatic (a Kinetics trunk: all on a CPU, the lower stages on a GPU)",
+    "auto": "Automatic (a pretrained trunk: all of it; a Kinetics trunk on a GPU: the lower "
+            "stages)",
     "none": "Nothing (train the whole trunk)",
     "lower": "All but the last stage",
     "all": "The whole trunk",

@@ -110,7 +110,9 @@ def test_auto_freezing_depends_on_the_trunk_and_device(torchvision):
     assert freeze_trunk(kinetics, "auto", "cuda") == kinetics.trunk.stages()[:-1]
     assert freeze_trunk(kinetics, "lower", "cpu") == kinetics.trunk.stages()[:-1]
     tiny = ActorLocalizer(ModelConfig(n_classes=2, width=4))
-    assert freeze_trunk(tiny, "auto", "cpu") == []
+    assert freeze_trunk(tiny, "auto", "cpu") == []  # from scratch: it must learn
+    started = ActorLocalizer(ModelConfig(n_classes=2, width=4))
+    assert freeze_trunk(started, "auto", "cpu", pretrained=True) == started.trunk.stages()
     assert len(freeze_trunk(tiny, "all", "cpu")) == 4
     with pytest.raises(HalguiError, match="unknown freeze choice 'half'"):
         freeze_trunk(tiny, "half")

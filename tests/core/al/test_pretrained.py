@@ -32,8 +32,10 @@ def test_every_weight_but_the_class_head_comes_from_the_pretrained_model(pretrai
     mine = model.state_dict()
     assert model.config.width == 4 and model.config.head_channels == 6  # the pretrained one's
     assert (model.config.n_classes, model.config.clip_len, model.config.size) == (2, 4, 32)
-    assert set(mine) == set(start)
+    assert {k for k in mine if not k.startswith("prototypes.")} == set(start)
     for key, value in mine.items():
+        if key.startswith("prototypes."):  # the starting point's features, frozen (test_prototypes)
+            continue
         if key.startswith(("class_head.", "box_head.classes.")):  # one row per class
             assert value.shape[0] == 2 and start[key].shape[0] == 3
         else:
@@ -64,11 +66,33 @@ def test_training_from_a_pretrained_model_starts_from_its_weights(pretrained, tm
                               tmp_path / "m.pt"))
     trained = checkpoint.load(result.checkpoint).model.state_dict()
     start = checkpoint.load(pretrained).model.state_dict()
-    kept = [k for k in trained if not k.startswith(("class_head.", "box_head.classes."))
+    kept = [k for k in trained
+            if not k.startswith(("class_head.", "box_head.classes.", "prototypes."))
             and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
     assert kept and all(torch.equal(trained[k], start[k]) for k in kept)  # lr 0
     scratch = build_model(2, dataclasses.replace(config, pretrained=None))
     assert scratch.config.width == TrainConfig.width  # without it: the config's width
+
+
+def test_a_pretrained_trunk_stays_as_it_was_and_one_from_scratch_learns(pretrained, tmp_path):
+    """Automatic freezing: a trunk from a pretrained start keeps its weights and BatchNorm
+    statistics (with class prototypes it does better so, docs/detector.md); a new one trains."""
+    videos = [toy_video(0), toy_video(1, seed=1)]
+    start = checkpoint.load(pretrained).model.trunk.state_dict()
+    config = TrainConfig(epochs=2, clip=CLIP, pretrained=str(pretrained))
+    trained = checkpoint.load(run_to_end(train(videos, ["slide", "hop"], config,
+                                               tmp_path / "p.pt")).checkpoint).model
+    assert all(torch.equal(v, start[k]) for k, v in trained.trunk.state_dict().items())
+    torch.manual_seed(0)
+    scratch = dataclasses.replace(config, pretrained=None)
+    new = build_model(2, scratch).trunk.state_dict()
+    torch.manual_seed(0)
+    again = build_model(2, scratch).trunk.state_dict()
+    assert all(torch.equal(v, again[k]) for k, v in new.items())  # training starts from `new`
+    torch.manual_seed(0)
+    learned = checkpoint.load(run_to_end(train(videos, ["slide", "hop"], scratch,
+                                               tmp_path / "s.pt")).checkpoint).model
+    assert any(not torch.equal(v, new[k]) for k, v in learned.trunk.state_dict().items())
 
 
 def test_a_missing_or_foreign_starting_point_is_one_clear_error(tmp_path):
