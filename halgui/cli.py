@@ -23,6 +23,7 @@ from halgui.cli_media import cmd_link, link_arguments, link_into, print_link_rep
 from halgui.cli_proxy import add_arguments as add_proxy_arguments
 from halgui.cli_proxy import cmd_proxy
 from halgui.core.errors import HalguiError
+from halgui.core.locations import create_project, open_project, target
 from halgui.core.progress import CancelFlag
 
 
@@ -30,7 +31,6 @@ from halgui.core.progress import CancelFlag
 def cmd_new(args: argparse.Namespace) -> int:
     from halgui.core.errors import ProjectError
     from halgui.core.names import InvalidName, check_name
-    from halgui.core.project import Project
 
     names = [name.strip() for name in args.classes or ()]
     # Every name is checked before the folder is made: a refused one leaves no project behind.
@@ -47,20 +47,19 @@ def cmd_new(args: argparse.Namespace) -> int:
             break
     if problem:
         raise ProjectError(args.dir, f"--classes{problem}; no project was created")
-    with Project.create(args.dir) as project:
+    with create_project(args.dir) as project:
         for name in names:
             project.add_class(name)
-        print(f"created project {project.folder}")
+        print(f"created project {project.folder if project.url is None else project.location}")
     return 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     from halgui.cli_proxy import build_and_report
     from halgui.core.ingest import add_videos
-    from halgui.core.project import Project
     from halgui.core.proxy import ProxyStore, wanted_proxies
 
-    with Project.open(args.dir, lock="halgui add", force=args.force) as project:
+    with open_project(args.dir, lock="halgui add", force=args.force) as project:
         result = drive(add_videos(project, args.paths, split=args.split, skip_bad=args.skip_bad),
                        quiet=args.json)
         store = ProxyStore.for_project(project)
@@ -90,10 +89,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from halgui.core.project import Project
-
-    with Project.open(args.dir) as project:
-        stats: dict[str, Any] = {"project": str(project.folder), **project.stats()}
+    with open_project(args.dir) as project:
+        where = {"project": str(project.folder)} if project.url is None else {
+            "project": str(project.location), "local_folder": str(project.folder)}
+        stats: dict[str, Any] = {**where, **project.stats()}
         if args.videos:
             stats["video_list"] = [
                 {"name": v.name, "path": None if v.path is None else str(v.path),
@@ -198,13 +197,12 @@ def _remove_new_project(new: tuple[list[Path], list[Path]]) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from halgui.core import formats
     from halgui.core.formats.common import ExportOptions
-    from halgui.core.project import Project
 
     module = formats.get(args.format)
     options = ExportOptions(split=args.split, pseudo_labels=args.pseudo_labels,
                             human_only=args.human_only, keyframe_rate=args.keyframe_rate,
                             write_images=args.images, overwrite=args.overwrite)
-    with Project.open(args.dir) as project:
+    with open_project(args.dir) as project:
         snapshot = project.snapshot()
     summary = drive(module.export_labels(snapshot, args.out, options, CancelFlag()))
     print(summary.describe())  # says how many videos were left out, and why
@@ -327,12 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true", help="print machine-readable JSON")
         return p
 
-    p = command("new", cmd_new, "create an empty project in DIR")
-    p.add_argument("dir", type=Path)
+    p = command("new", cmd_new, "create an empty project in DIR, or in an empty PostgreSQL "
+                "database (DIR: postgresql://USER@HOST/DB, a project the team shares)")
+    p.add_argument("dir", type=target)
     p.add_argument("--classes", nargs="*", metavar="NAME", help="action classes to set up")
 
     p = command("add", cmd_add, "add video files or frame folders to a project", json_flag=True)
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=target)
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--split", default="train", choices=("train", "val", "test"))
     p.add_argument("--skip-bad", action="store_true",
@@ -343,12 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("proxy", cmd_proxy, "show, build or clear a project's proxies (small copies of"
                 " the videos for fast seeking) and set their disk budget", json_flag=True)
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=target)
     add_proxy_arguments(p)
     _force_flag(p)
 
     p = command("info", cmd_info, "show what a project holds", json_flag=True)
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=target)
     p.add_argument("--videos", action="store_true", help="list the videos too")
 
     p = command("synth", cmd_synth, "generate a SynthActions dataset (videos + ground truth)",
@@ -373,12 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("link", cmd_link, "link annotation-only (or moved) videos to their media "
                 "under MEDIA_ROOT, by name; each must fit its labels", json_flag=True)
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=target)
     link_arguments(p)
     _force_flag(p)
 
     p = command("export", cmd_export, "export a project's labels")
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=target)
     p.add_argument("out", type=Path)
     p.add_argument("--format", required=True, choices=_format_names())
     p.add_argument("--split", choices=("train", "val", "test"), default=None)
@@ -395,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("train", cmd_train, "train the detector on a project's labels (no selection)",
                 json_flag=True)
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=target)
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs to train (default 10, or no limit with --minutes)")
     p.add_argument("--minutes", type=float, default=None,
@@ -434,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("predict", cmd_predict, "detect actions in a project's videos",
                 json_flag=True)
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=target)
     p.add_argument("out", type=Path, help="predictions JSON to write")
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--videos", nargs="*", metavar="NAME", help="only these videos")
@@ -451,8 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="halgui: continuous box IoU (default); act: ACT's and UCF101-24's +1 "
                    "pixel box IoU and per-frame NMS at 0.3 before frame-mAP")
 
-    p = command("open", cmd_open, "open the app (on project DIR, else the last project)")
-    p.add_argument("dir", type=Path, nargs="?", default=None)
+    p = command("open", cmd_open, "open the app (on project DIR or a shared project's URL, "
+                "else the last project)")
+    p.add_argument("dir", type=target, nargs="?", default=None)
 
     p = command("demo", cmd_demo, "generate a demo project of SynthActions videos (a few frames "
                 "labeled) and open it; reuses DIR if it already holds the demo")
@@ -483,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("diagnose", cmd_diagnose, "where a model fails: class-agnostic frame-AP, "
                 "frame-mAP, video-mAP and top-1 on ground-truth boxes, on held-out and "
                 "training videos", json_flag=True)
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=target)
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--splits", nargs="+", default=["test", "train"],
                    choices=("train", "val", "test"),

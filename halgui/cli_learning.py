@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from halgui.cli_common import at_least_one, drive, output, synth_config
 from halgui.core.errors import HalguiError
+from halgui.core.locations import open_project, target
 from halgui.core.progress import CancelFlag
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from halgui.core.al.distributed import check_nproc
     from halgui.core.al.stew import StewConfig
     from halgui.core.al.train import TrainConfig, prepare_backbone, train
-    from halgui.core.project import Project
 
     at_least_one(args, "epochs", "batch_size", "size", "clips_per_epoch")
     if args.minutes is not None and not args.minutes > 0:
@@ -62,7 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         clip = dataclasses.replace(clip, size=args.size)
     if args.init is None:  # a new model: its weights, before any data work
         drive(prepare_backbone(config), quiet=args.json)
-    with Project.open(args.dir) as project:
+    with open_project(args.dir) as project:
         snapshot = project.snapshot()
         if args.init is not None:
             size, backbone = _check_init(args.init, class_names(snapshot), project.folder,
@@ -120,13 +120,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from halgui.core.al.dataset import cached_frames, clip_cache
     from halgui.core.al.predict import detect_video, predictions_json, write_predictions
     from halgui.core.formats.target import check_export_target
-    from halgui.core.project import Project
 
     # the export rule, checked before any work: an existing OUT.json only with --overwrite,
     # never a file of a project's folder (its database) but under its exports/
     check_export_target(args.out, "file", overwrite=args.overwrite)
     ckpt, clip = _checkpoint_and_clips(args.checkpoint, args.device)
-    with Project.open(args.dir) as project:
+    with open_project(args.dir) as project:
         videos = [v for v in project.videos()
                   if (not args.videos or v.name in args.videos)
                   and (args.split is None or v.split == args.split)]
@@ -166,11 +165,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from halgui.core.al.diagnose import DiagnoseConfig, diagnose, verdict
-    from halgui.core.project import Project
 
     ckpt, clip = _checkpoint_and_clips(args.checkpoint, args.device)
     config = DiagnoseConfig(splits=tuple(args.splits))
-    with Project.open(args.dir) as project:
+    with open_project(args.dir) as project:
         snapshot = project.snapshot()
         report = drive(diagnose(project, snapshot, ckpt.model, ckpt.classes, clip, config),
                        quiet=args.json)
@@ -225,10 +223,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_round(args: argparse.Namespace) -> int:
     from halgui.core.al.distributed import check_nproc
     from halgui.core.al.rounds import run_round
-    from halgui.core.project import Project
 
     at_least_one(args, "clips_per_epoch")  # epochs and budget: checked by their flags' types
-    with Project.open(args.dir, lock="halgui round", force=args.force) as project:
+    with open_project(args.dir, lock="halgui round", force=args.force) as project:
         config = round_config(project, args)
         check_nproc(config.train.nproc, config.train.device)
         # a Kinetics backbone's weights: the round's first phase, before any data work
@@ -326,7 +323,7 @@ def _setting(name: str) -> Callable[[str], Any]:
 
 def round_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``halgui round``: each Round setting (default None: the saved one)."""
-    p.add_argument("dir", type=Path)
+    p.add_argument("dir", type=target)
     p.add_argument("--strategy", default=None, choices=_Choices("STRATEGY_NAMES"),
                    metavar="NAME", help="one of: %(choices)s")
     p.add_argument("--epochs", type=_setting("epochs"), default=None,

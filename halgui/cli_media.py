@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from halgui.cli_common import drive, output
+from halgui.core.locations import open_project
 from halgui.core.progress import CancelFlag
 
 __all__ = ["LinkReportConfig", "cmd_link", "link_arguments", "link_into", "print_link_report"]
@@ -28,9 +29,8 @@ class LinkReportConfig:
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    from halgui.core.project import Project
 
-    with Project.open(args.dir, lock="halgui link", force=args.force) as project:
+    with open_project(args.dir, lock="halgui link", force=args.force) as project:
         report = link_into(project, args.media_root, dry_run=args.dry_run, quiet=args.json)
     print_link_report(report, args.json)
     return 0

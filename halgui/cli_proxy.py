@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from halgui.cli_common import drive, output
+from halgui.core.locations import open_project
 
 if TYPE_CHECKING:  # imported when used: ``halgui --help`` loads no video code
     from halgui.core.proxy import ProxyStore
@@ -35,10 +36,9 @@ def build_and_report(store: ProxyStore, todo: list[tuple[str, VideoSource]], *,
 
 
 def cmd_proxy(args: argparse.Namespace) -> int:
-    from halgui.core.project import Project
     from halgui.core.proxy import ProxySettings, ProxyStore, wanted_proxies
 
-    with Project.open(args.dir, lock="halgui proxy", force=args.force) as project:
+    with open_project(args.dir, lock="halgui proxy", force=args.force) as project:
         settings = ProxySettings.load(project)
         if args.budget_mib is not None or args.on or args.off:
             settings = ProxySettings(
@@ -54,7 +54,7 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {}
     if args.build:
         result = build_and_report(store, todo, quiet=args.json)
-    with Project.open(args.dir, read_only=True) as project:
+    with open_project(args.dir, read_only=True) as project:
         missing = len(wanted_proxies(project, store)) if settings.enabled else None
     report = {
         "enabled": settings.enabled,

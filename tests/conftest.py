@@ -1,9 +1,14 @@
-"""Test set-up shared by every tier: Qt runs offscreen unless a display is asked for, and
-Hypothesis runs without wall-clock deadlines."""
+"""Test set-up shared by every tier: Qt runs offscreen unless a display is asked for,
+Hypothesis runs without wall-clock deadlines, and one real PostgreSQL server (``pg``) serves
+every test of a shared project."""
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import settings
+
+from tests.core import pg_server
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -14,3 +19,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 settings.register_profile("halgui", deadline=None, print_blob=True)
 settings.register_profile("thorough", settings.get_profile("halgui"), max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "halgui"))
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[pg_server.Server]:
+    """A PostgreSQL server of its own for the session (tests.core.pg_server)."""
+    try:
+        server = pg_server.start()
+    except RuntimeError as exc:
+        pytest.fail(f"the PostgreSQL tests need a PostgreSQL server: {exc}", pytrace=False)
+    yield server
+    server.stop()

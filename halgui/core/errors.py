@@ -18,10 +18,10 @@ class FileProblem(HalguiError):
     given: a project on a PostgreSQL server)."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = Path(path)
+        #: the file, or a database's URL as given (a Path would fold its "//")
+        self.path: Path | str = path if isinstance(path, str) and "://" in path else Path(path)
         self.reason = reason
-        where = path if isinstance(path, str) and "://" in path else self.path
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{self.path}: {reason}")
 
 
 class ProjectError(FileProblem):

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 from halgui import __version__
 from halgui.core.device import detect_device
 from halgui.core.error_report import log_failure, log_to_file
+from halgui.core.locations import is_url
 from halgui.gui.icons import app_icon
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def make_window(project_dir: Path | None = None, settings: QSettings | None = None, *,
+def make_window(project_dir: Path | str | None = None, settings: QSettings | None = None, *,
                 show: bool = False) -> MainWindow:
     """The main window with ``project_dir`` open, or else the last project, or else the start
     page. ``show`` shows it first, so that a project that fails to open is reported over the
@@ -62,14 +63,14 @@ def make_window(project_dir: Path | None = None, settings: QSettings | None = No
     QTimer.singleShot(200, lambda: window.set_device_text(detect_device()))
     if show:
         window.show()
-    if project_dir is not None:
-        window.open_project(Path(project_dir))
+    if project_dir is not None:  # a folder, or a shared project's URL
+        window.open_project(project_dir if is_url(project_dir) else Path(project_dir))
     else:
         window.open_last_or_start()
     return window
 
 
-def run(project_dir: Path | None = None) -> int:
+def run(project_dir: Path | str | None = None) -> int:
     """Open the app (on ``project_dir`` if given) and run until the window closes."""
     app = make_app()
     from platformdirs import user_log_path

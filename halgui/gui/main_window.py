@@ -28,6 +28,7 @@ from halgui.core.connection import ReadOnlyProject
 from halgui.core.errors import HalguiError
 from halgui.core.frame_cache import FrameCache
 from halgui.core.labels import class_keys
+from halgui.core.locations import database_name, is_url, open_project
 from halgui.core.lock import ProjectInUse
 from halgui.core.project import Project, VideoRecord
 from halgui.gui import commands, menus
@@ -144,10 +145,12 @@ class MainWindow(QMainWindow):
     def open_project(self, folder: Path | str, read_only: bool = False) -> bool:
         """Open a project folder (closing any open one); False and a message if it fails, or
         if it is open elsewhere and the user chose not to open it."""
-        if self.project is not None and self.project.folder == Path(folder).resolve():
+        shared = is_url(folder)  # a PostgreSQL URL: a project the team shares
+        if self.project is not None and (self.project.url == folder if shared
+                                         else self.project.folder == Path(folder).resolve()):
             self.close_project()  # the lock is this window's: open it afresh
         try:
-            project = self._open(Path(folder), read_only)
+            project = self._open(folder if shared else Path(folder), read_only)
         except HalguiError as exc:
             show_error(self, "Cannot open the project", exc)
             return False
@@ -168,10 +171,12 @@ class MainWindow(QMainWindow):
         self.video_list.set_project(project)
         self.history.set_project(project)
         self.model_view.set_project(project, self.canvas)
-        add_recent(self.settings, project.folder)
-        self.settings.setValue("recent/last", str(project.folder))
+        if project.url is None:  # recent projects are folders
+            add_recent(self.settings, project.folder)
+            self.settings.setValue("recent/last", str(project.folder))
         access = f" (read-only: {project.read_only_reason})" if project.read_only else ""
-        self.setWindowTitle(f"{project.folder.name}{' (read-only)' if access else ''} - halgui")
+        name = project.folder.name if project.url is None else database_name(project.url)
+        self.setWindowTitle(f"{name}{' (read-only)' if access else ''} - halgui")
         self.status["access"].setText("Read-only" if access else "")
         self.status["access"].setToolTip(f"Opened{access}: view and export, no edits"
                                          if access else "")
@@ -196,9 +201,12 @@ class MainWindow(QMainWindow):
         self.proxies.update()
         return True
 
-    def _open(self, folder: Path, read_only: bool) -> Project | None:
+    def _open(self, folder: Path | str, read_only: bool) -> Project | None:
         """Open for editing under this window's lock; when another program holds the lock, ask
-        (read-only, take over, or not at all); where the folder cannot be written, read-only."""
+        (read-only, take over, or not at all); where the folder cannot be written, read-only.
+        A shared project (a URL) has no lock file: its server arbitrates the writes."""
+        if isinstance(folder, str):
+            return open_project(folder, read_only=read_only)
         if read_only:
             return Project.open(folder, read_only=True)
         try:

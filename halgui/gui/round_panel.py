@@ -146,8 +146,8 @@ class RoundController(QObject):
             return False
         config = RoundSettings.load(project).apply(self.base)
         self.progress.begin()
-        started = self.worker.start(in_subprocess(round_job, str(project.folder), config,
-                                                  nice=NICE))
+        where = project.url or str(project.folder)  # a shared project: its URL
+        started = self.worker.start(in_subprocess(round_job, where, config, nice=NICE))
         if started:
             self.message.emit("Round started: keep labeling; new labels count in the next one")
         return started

@@ -18,16 +18,6 @@ from tests.core import pg_server
 ENGINES = ["sqlite", "postgresql"]
 
 
-@pytest.fixture(scope="session")
-def pg() -> Iterator[pg_server.Server]:
-    try:
-        server = pg_server.start()
-    except RuntimeError as exc:
-        pytest.fail(f"the PostgreSQL store tests need a PostgreSQL server: {exc}", pytrace=False)
-    yield server
-    server.stop()
-
-
 @dataclass
 class Store:
     """Makes and reopens projects on one engine, so a test reads the same on both."""

@@ -22,8 +22,8 @@ import numpy as np
 from halgui.core.al.rounds import RoundConfig, RoundResult
 from halgui.core.error_report import RemoteBug
 from halgui.core.errors import HalguiError
+from halgui.core.locations import open_project
 from halgui.core.progress import CancelFlag, Progress
-from halgui.core.project import Project
 
 __all__ = ["NICE", "Shown", "WindowView", "lower_priority", "model_window", "round_job",
            "window_of", "window_view"]
@@ -38,7 +38,8 @@ Shown = tuple[float, float, float, float, str, float]
 
 def round_job(folder: str, config: RoundConfig, *, cancel: CancelFlag
               ) -> Generator[Progress, None, RoundResult]:  # fmt: skip
-    """One round on the project in ``folder``; first a "starting" event whose ``extra`` has
+    """One round on the project in ``folder`` (or at a shared project's URL); first a
+    "starting" event whose ``extra`` has
     ``device_name`` (the GPU's name or "CPU") once torch is loaded."""
     yield Progress("starting", 0, 1, "loading the model code")
     from halgui.core.al.model import device_name, pick_device
@@ -50,7 +51,7 @@ def round_job(folder: str, config: RoundConfig, *, cancel: CancelFlag
         raise HalguiError(f"{exc}; choose Auto or CPU in the round settings") from None
     name = device_name(device)
     yield Progress("starting", 1, 1, name, {"device_name": name})
-    with Project.open(folder) as project:
+    with open_project(folder) as project:
         return (yield from run_round(project, config, cancel))
 
 

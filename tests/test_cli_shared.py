@@ -1,0 +1,80 @@
+"""A shared project from the command line: ``halgui new/add/info/export`` on a PostgreSQL URL,
+against a real server (tests.core.pg_server), as subprocesses; bad URLs are one line, exit 2.
+(A wrong password is not tried: the test server trusts its private socket.)"""
+
+import json
+
+import pytest
+
+from halgui.core.locations import is_url, local_folder, target
+from tests.core.videos import write_mp4
+from tests.test_cli import halgui
+from tests.test_cli_project_access import one_line_error
+
+
+@pytest.fixture
+def url(pg):
+    made = pg.new_database()
+    yield made
+    pg.drop_database(made)
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path, monkeypatch):
+    """This computer's folders of shared projects go under the test's folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def test_a_shared_project_is_made_filled_and_read_by_url(url, tmp_path, data_home):
+    made = halgui("new", url, "--classes", "walk", "jump")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == f"created project {url}"  # no password in this URL
+    clip = write_mp4(tmp_path / "a.mp4", n_frames=6)
+    added = halgui("add", url, clip, "--no-proxy")
+    assert added.returncode == 0, added.stderr
+    info = halgui("info", url, "--json", "--videos")
+    assert info.returncode == 0, info.stderr
+    stats = json.loads(info.stdout)
+    assert (stats["classes"], stats["videos"], stats["frames"]) == (2, 1, 6)
+    assert stats["project"] == url and stats["video_list"][0]["path"] == str(clip)
+    # this computer's own folder: under its data folder, made when the project was
+    assert stats["local_folder"] == str(local_folder(url))
+    assert local_folder(url).is_relative_to(data_home) and local_folder(url).is_dir()
+    out = tmp_path / "labels.json"
+    exported = halgui("export", url, out, "--format", "halgui")
+    assert exported.returncode == 0, exported.stderr
+    document = json.loads(out.read_text())
+    assert [c["name"] for c in document["classes"]] == ["walk", "jump"]
+    assert [v["name"] for v in document["videos"]] == ["a"]
+
+
+def test_a_url_is_never_taken_for_a_folder():
+    url = "postgresql://ann@db.lab/actions?sslmode=require"
+    assert target(url) == url and is_url(target(url))
+    assert str(target("post/gresql")) == "post/gresql" and not is_url(target("post/gresql"))
+    # the local folder ignores the password, and tells databases apart
+    assert local_folder("postgresql://ann:secret@db.lab/actions") == \
+        local_folder("postgresql://ann@db.lab/actions")
+    assert local_folder("postgresql://ann@db.lab/actions") != \
+        local_folder("postgresql://ann@db.lab/other")
+    assert "secret" not in str(local_folder("postgresql://ann:secret@db.lab/actions"))
+
+
+def test_a_database_made_twice_or_not_a_project_is_one_line(url, pg):
+    assert halgui("new", url, "--classes", "walk").returncode == 0
+    one_line_error(halgui("new", url), url, "already holds a halgui project")
+    empty = pg.new_database()
+    try:
+        one_line_error(halgui("info", empty), empty, "not a halgui project")
+    finally:
+        pg.drop_database(empty)
+
+
+def test_an_unreachable_server_or_database_is_one_line_without_the_password(pg, tmp_path):
+    unreachable = f"postgresql://halgui:hunter2@/nodb?host={tmp_path}&port=5999"
+    result = halgui("info", unreachable)
+    one_line_error(result, "cannot be reached")
+    assert "hunter2" not in result.stderr
+    missing = pg.url("no_such_database")
+    one_line_error(halgui("info", missing), "cannot be reached", "does not exist")
