@@ -2,7 +2,8 @@
 
 Several export formats write one name per line (MOT's and YOLO's class lists) or use a name as a
 file name, so a name with a control character (a newline, a tab, NUL) would silently shift every
-class after it. Such names are refused wherever they enter: the store, importers and dialogs.
+class after it; a lone UTF-16 surrogate (from a file decoded leniently) cannot be stored as
+UTF-8 at all. Such names are refused wherever they enter: the store, importers and dialogs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ def name_problem(name: str) -> str | None:
     if not name.strip():
         return "a name cannot be empty"
     for ch in name:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in _JOINERS:
+        category = unicodedata.category(ch)
+        if category == "Cs":  # half of a UTF-16 pair: no store can encode it as UTF-8
+            return f"name {name!r} contains the unpaired surrogate {ch!r} (not UTF-8 text)"
+        if category in ("Cc", "Cf", "Zl", "Zp") and ch not in _JOINERS:
             return f"name {name!r} contains the control character {ch!r}"
     return None
 

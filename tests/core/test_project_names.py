@@ -33,6 +33,19 @@ def test_a_video_name_with_a_control_character_is_refused(project, bad):
     assert project.videos() == []
 
 
+@pytest.mark.parametrize("kind", ["class", "video"])
+def test_a_name_with_an_unpaired_surrogate_is_refused_not_a_crash(project, kind):
+    """A file decoded leniently can bring half a UTF-16 pair, which neither engine can store
+    as UTF-8: it is refused like a control character, on both engines, nothing stored."""
+    bad = "v_Skijet_g1\ud830_c04"
+    with pytest.raises(ProjectError, match=rf"{kind} name .* contains the unpaired surrogate"):
+        if kind == "class":
+            project.add_class(bad)
+        else:
+            project.add_video(bad, path=None, width=64, height=48, n_frames=10)
+    assert project.classes() == [] and project.videos() == []
+
+
 def test_ordinary_names_are_kept_as_given(project):
     names = ["jump", "high five", "прыжок", "跳", "नमस्ते", "a\u200db"]  # joiners belong to scripts
     for name in names:
