@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
     from halgui.core.project import Project
@@ -24,7 +24,7 @@ __all__ = ["create_project", "database_name", "is_url", "local_folder", "open_pr
 SCHEMES = ("postgresql://", "postgres://")
 
 
-def is_url(where: str | Path) -> bool:
+def is_url(where: str | Path) -> TypeGuard[str]:
     """Whether ``where`` names a PostgreSQL database rather than a folder."""
     return isinstance(where, str) and where.startswith(SCHEMES)
 
@@ -32,7 +32,7 @@ def is_url(where: str | Path) -> bool:
 def target(text: str) -> str | Path:
     """A command-line project argument: a database URL as given, else a folder path (argparse
     ``type``: a Path would fold a URL's ``//``)."""
-    return text if text.startswith(SCHEMES) else Path(text)
+    return text if is_url(text) else Path(text)
 
 
 def database_name(url: str) -> str:
@@ -60,7 +60,6 @@ def open_project(where: str | Path, **kwargs: Any) -> Project:
     from halgui.core.project import Project
 
     if is_url(where):
-        assert isinstance(where, str)
         shared = {k: v for k, v in kwargs.items() if k in ("read_only", "busy_timeout")}
         return Project.open_url(where, local_folder(where), **shared)
     return Project.open(where, **kwargs)
@@ -71,6 +70,5 @@ def create_project(where: str | Path) -> Project:
     from halgui.core.project import Project
 
     if is_url(where):
-        assert isinstance(where, str)
         return Project.create_url(where, local_folder(where))
     return Project.create(where)

@@ -175,6 +175,7 @@ def train_rank(rank: int, world: int, device: torch.device, job: Job,
     import torch.distributed as dist
 
     from halgui.core.al import checkpoint
+    from halgui.core.al.prototypes import fit as fit_prototypes
     from halgui.core.al.train import (
         TrainingError,
         TrainResult,
@@ -247,7 +248,8 @@ def train_rank(rank: int, world: int, device: torch.device, job: Job,
         raise TrainingError("no training step ran (no clip to train on)")
     seconds = time.perf_counter() - start
     path = job.out
-    if rank == 0:
+    if rank == 0:  # the class prototypes as train() fits them, then the one checkpoint
+        yield from fit_prototypes(model, videos, config.clip, cancel=stop)
         path = checkpoint.save(
             job.out, model, job.class_names, cluster.state() if cluster is not None else None,
             {"steps": len(losses), "final_loss": losses[-1], "seconds": seconds,

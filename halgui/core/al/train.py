@@ -217,14 +217,8 @@ def train(
     if config.nproc != 1:
         from halgui.core.al.distributed import train_parallel
 
-        result = yield from train_parallel(videos, class_names, config, out, init=init,
-                                           cluster=cluster, cancel=cancel)
-        saved = checkpoint.load(result.checkpoint)
-        if saved.model.prototypes is not None:
-            yield from fit_prototypes(saved.model, videos, config.clip, cancel=cancel)
-            checkpoint.save(result.checkpoint, saved.model, saved.classes, saved.cluster,
-                            saved.info)
-        return result
+        return (yield from train_parallel(videos, class_names, config, out, init=init,
+                                          cluster=cluster, cancel=cancel))
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)

@@ -161,3 +161,23 @@ def test_cached_frames_travel_as_their_file(tmp_path):
     np.testing.assert_array_equal(opened(sent).frames, frames)
     view = dataclasses.replace(video, frames=video.frames[2:])  # a view: sent as its bytes
     assert portable(view).frames is view.frames
+
+
+def test_two_processes_fit_the_class_prototypes_too(tmp_path):
+    """From a pretrained start, the data-parallel checkpoint carries fitted class prototypes:
+    those of its own model's frozen features (rank 0 fits them before it saves)."""
+    from halgui.core.al.model import ActorLocalizer, ModelConfig
+    from halgui.core.al.prototypes import PrototypeSet, fit
+
+    torch.manual_seed(5)
+    start = checkpoint.save(tmp_path / "start.pt", ActorLocalizer(ModelConfig(
+        n_classes=3, clip_len=4, stride=2, size=32, width=4, head_channels=4, box_channels=8)),
+        ["kick", "clap", "bow"])
+    config = dataclasses.replace(CONFIG, epochs=1, pretrained=str(start), nproc=2)
+    model = checkpoint.load(run_to_end(train(videos(), CLASSES, config,
+                                             tmp_path / "m.pt")).checkpoint).model
+    saved = PrototypeSet.of(model)
+    assert saved is not None and saved.present.tolist() == [True, True]
+    run_to_end(fit(model, videos(), STILL))  # fitted again here: the same prototypes
+    again = PrototypeSet.of(model)
+    assert again is not None and np.allclose(saved.vectors, again.vectors, atol=1e-5)
