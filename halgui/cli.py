@@ -22,6 +22,7 @@ from halgui.cli_common import EXIT_USAGE, HalguiParser, drive, output, synth_con
 from halgui.cli_media import cmd_link, link_arguments, link_into, print_link_report
 from halgui.cli_proxy import add_arguments as add_proxy_arguments
 from halgui.cli_proxy import cmd_proxy
+from halgui.cli_shared import register as register_shared
 from halgui.core.errors import HalguiError
 from halgui.core.locations import create_project, open_project, target
 from halgui.core.progress import CancelFlag
@@ -538,12 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train/score: where the model runs")
     p.add_argument("--seconds", type=float, default=8.0,
                    help="backbones: seconds timed per figure (on the CPU)")
+    register_shared(command)
     return parser
 
 
 def _force_flag(p: argparse.ArgumentParser) -> None:
-    """Commands that change a project refuse one open for editing elsewhere (its lock file
-    names the program, host and pid), unless forced."""
+    """Writing commands refuse a project open for editing elsewhere, unless forced."""
     p.add_argument("--force", action="store_true",
                    help="change the project even if it is open for editing elsewhere (for a "
                         "lock left by a program that is no longer running)")

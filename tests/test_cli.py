@@ -17,7 +17,7 @@ def halgui(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[s
 
 def test_every_command_has_help():
     for command in ("new", "add", "info", "synth", "import", "link", "export", "bench",
-                    "proxy"):
+                    "proxy", "worker", "migrate"):
         result = halgui(command, "--help")
         assert result.returncode == 0, result.stderr
         assert "usage: halgui " + command in result.stdout

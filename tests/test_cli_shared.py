@@ -78,3 +78,24 @@ def test_an_unreachable_server_or_database_is_one_line_without_the_password(pg, 
     assert "hunter2" not in result.stderr
     missing = pg.url("no_such_database")
     one_line_error(halgui("info", missing), "cannot be reached", "does not exist")
+
+
+def test_the_worker_runs_a_queued_round_and_stops_when_none_waits(url, tmp_path):
+    from halgui.core import round_queue as queue
+    from halgui.core.locations import open_project
+
+    assert halgui("new", url, "--classes", "walk").returncode == 0
+    clip = write_mp4(tmp_path / "a.mp4", n_frames=40)
+    assert halgui("add", url, clip, "--no-proxy").returncode == 0
+    with open_project(url) as p:
+        request = queue.request_round(p, "ann@desk")
+    ran = halgui("worker", url, "--once", "--device", "cpu")
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[1] == f"round request {request.id} from ann@desk"
+    assert lines[2].startswith("round 0 recorded (") and lines[-1] == \
+        "halgui worker: 1 round(s) recorded"
+    with open_project(url) as p:
+        (done,) = queue.recent(p)
+        assert (done.state, done.round_number) == ("done", 0)
+        assert p.stats()["proposals"] > 0

@@ -20,7 +20,7 @@ SQLite's does (``database is locked``), which the store reports as a busy projec
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -116,7 +116,7 @@ class Connection:
             return Cursor(self._raw.cursor())
         text, order = postgres_sql.statement(sql)
         target = postgres_sql.insert_target(sql)
-        with_id = target is not None and target[0] in schema.NEVER_REUSED
+        with_id = target is not None and target[0] in schema.AUTOINCREMENT
         returning = with_id and "RETURNING" not in head
         with _translated(self.where):
             cursor = self._raw.execute(text + (" RETURNING id" if returning else ""),
@@ -132,7 +132,7 @@ class Connection:
         target = postgres_sql.insert_target(sql)
         with _translated(self.where), self._raw.cursor() as cursor:
             cursor.executemany(text, [postgres_sql.arguments(tuple(r), order) for r in rows])
-            if target is not None and target[1] and target[0] in schema.NEVER_REUSED:
+            if target is not None and target[1] and target[0] in schema.AUTOINCREMENT:
                 self._follow_ids(target[0])
 
     def close(self) -> None:
@@ -204,8 +204,11 @@ def open_database(url: str, *, read_only: bool | str = False,
     return connection.Opened(conn, connection.RW, None, None, timeout)
 
 
-def create_database(url: str, busy_timeout: float | None = None) -> connection.Opened:
-    """Make the current schema in an empty database (refused if it holds any table)."""
+def create_database(url: str, busy_timeout: float | None = None,
+                    fill: Callable[[Connection], None] | None = None) -> connection.Opened:
+    """Make the current schema in an empty database (refused if it holds any table);
+    ``fill(connection)`` writes the project's rows in the same transaction (``halgui
+    migrate``): the database then holds the whole project or nothing."""
     timeout = connection.busy_timeout_s(busy_timeout)
     conn = connect(url, timeout)
     try:
@@ -219,6 +222,8 @@ def create_database(url: str, busy_timeout: float | None = None) -> connection.O
                 (schema.META_APPLICATION, str(schema.APPLICATION_ID)),
                 (schema.META_VERSION, str(schema.SCHEMA_VERSION)),
             ])
+            if fill is not None:
+                fill(conn)
         except BaseException:
             conn.execute("ROLLBACK")
             raise

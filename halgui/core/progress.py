@@ -47,6 +47,10 @@ class CancelFlag:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``, waking at once when cancelled; True if cancelled."""
+        return self._event.wait(seconds)
+
     def check(self) -> None:
         """Raise :class:`Cancelled` if cancellation was asked for."""
         if self._event.is_set():

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -206,7 +206,8 @@ class Project:
             finally:
                 self._depth = 0
 
-    def _query(self, sql: str, args: Iterable[object] = ()) -> list[Any]:
+    def query(self, sql: str, args: Iterable[object] = ()) -> list[Any]:
+        """Rows of one read (for modules that own their own tables, as the round queue)."""
         with self._lock:
             try:
                 return self._conn.execute(sql, tuple(args)).fetchall()
@@ -248,16 +249,16 @@ class Project:
         return int(cur.lastrowid)
 
     def videos(self) -> list[VideoRecord]:
-        return [self._video(r) for r in self._query("SELECT * FROM videos ORDER BY id")]
+        return [self._video(r) for r in self.query("SELECT * FROM videos ORDER BY id")]
 
     def video(self, video_id: int) -> VideoRecord:
-        rows = self._query("SELECT * FROM videos WHERE id = ?", (video_id,))
+        rows = self.query("SELECT * FROM videos WHERE id = ?", (video_id,))
         if not rows:
             raise ProjectError(self.location, f"no video with id {video_id}")
         return self._video(rows[0])
 
     def video_by_name(self, name: str) -> VideoRecord | None:
-        rows = self._query("SELECT * FROM videos WHERE name = ?", (name,))
+        rows = self.query("SELECT * FROM videos WHERE name = ?", (name,))
         return self._video(rows[0]) if rows else None
 
     def link_video(self, video_id: int, path: str | Path, size: int, hash: str,
@@ -309,7 +310,7 @@ class Project:
     def classes(self) -> list[ClassRecord]:
         return [
             ClassRecord(r["id"], r["name"], r["color"], r["shortcut"])
-            for r in self._query("SELECT * FROM classes ORDER BY id")
+            for r in self.query("SELECT * FROM classes ORDER BY id")
         ]
 
     def class_by_name(self, name: str) -> ClassRecord | None:
@@ -353,13 +354,13 @@ class Project:
         return track_id
 
     def track(self, track_id: int) -> Track:
-        rows = self._query("SELECT * FROM tracks WHERE id = ?", (track_id,))
+        rows = self.query("SELECT * FROM tracks WHERE id = ?", (track_id,))
         if not rows:
             raise ProjectError(self.location, f"no track with id {track_id}")
         return self._track(rows[0], self.keyframes(track_id))
 
     def tracks(self, video_id: int) -> list[Track]:
-        rows = self._query("SELECT * FROM tracks WHERE video_id = ? ORDER BY id", (video_id,))
+        rows = self.query("SELECT * FROM tracks WHERE video_id = ? ORDER BY id", (video_id,))
         return [self._track(r, self.keyframes(r["id"])) for r in rows]
 
     def set_keyframe(
@@ -402,13 +403,13 @@ class Project:
         return previous
 
     def keyframes(self, track_id: int) -> tuple[Keyframe, ...]:
-        rows = self._query(
+        rows = self.query(
             "SELECT * FROM keyframes WHERE track_id = ? ORDER BY frame", (track_id,)
         )
         return tuple(_keyframe_row(r) for r in rows)
 
     def _keyframe(self, track_id: int, frame: int) -> Keyframe | None:
-        rows = self._query(
+        rows = self.query(
             "SELECT * FROM keyframes WHERE track_id = ? AND frame = ?", (track_id, frame)
         )
         return _keyframe_row(rows[0]) if rows else None
@@ -438,7 +439,7 @@ class Project:
                 )
 
     def labeled_frames(self, video_id: int) -> frozenset[int]:
-        rows = self._query("SELECT frame FROM labeled_frames WHERE video_id = ?", (video_id,))
+        rows = self.query("SELECT frame FROM labeled_frames WHERE video_id = ?", (video_id,))
         return frozenset(r[0] for r in rows)
 
     # ------------------------------------------------------------------ reading it all
@@ -485,7 +486,7 @@ class Project:
                         json.loads(r["metrics"]),
                         None if r["checkpoint"] is None else self.folder / r["checkpoint"],
                         r["started_at"], r["finished_at"])
-            for r in self._query("SELECT * FROM rounds ORDER BY number")
+            for r in self.query("SELECT * FROM rounds ORDER BY number")
         ]
 
     def record_round(
@@ -498,9 +499,11 @@ class Project:
         started_at: str,
         proposals: Iterable[tuple[int, int, float]],
         video_scores: Iterable[tuple[int, bytes | None, int | None, float | None]] = (),
+        also: Callable[[Any, int], None] | None = None,
     ) -> int:
         """Write a finished round in one transaction: the round, its proposals in rank order,
-        and per video the uncertainty curve (float32 bytes), cluster and informativeness.
+        and per video the uncertainty curve (float32 bytes), cluster and informativeness;
+        ``also(connection, round_id)`` writes what must commit with it, or nothing.
         Returns the round's number (0, 1, 2, ...)."""
         import json
 
@@ -523,6 +526,8 @@ class Project:
                 " informativeness) VALUES (?,?,?,?,?)",
                 [(round_id, *row) for row in video_scores],
             )
+            if also is not None:
+                also(c, int(round_id))
         return int(number)
 
     # ------------------------------------------------------------------ settings
@@ -531,7 +536,7 @@ class Project:
         ``default`` when it was never set or cannot be read."""
         import json
 
-        rows = self._query("SELECT value FROM meta WHERE key = ?", (_SETTING + key,))
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (_SETTING + key,))
         if not rows:
             return default
         try:

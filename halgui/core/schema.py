@@ -13,7 +13,11 @@ The schema is written once, below, in SQLite's words; PostgreSQL's is derived fr
 
 Versions: 1, the first; 2, ``AUTOINCREMENT`` on the tables whose ids the app hands around
 (videos, classes, tracks, rounds), so that an id is never given again once deleted: an undo, or
-another window, that still holds a deleted track's id must not reach a new track by it.
+another window, that still holds a deleted track's id must not reach a new track by it; 3, what
+a team shares beyond the labels: ``round_requests`` (Retrain on any member's desktop queues one,
+``halgui worker`` runs it; at most one waits and one runs, which unique indexes enforce) and
+``round_models`` (each trained round's checkpoint, so that every member's desktop can fetch the
+model in use).
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ from halgui.core.errors import ProjectError
 #: ``PRAGMA application_id`` of a halgui project ("HALG" in ASCII).
 APPLICATION_ID = 0x48414C47
 #: The schema this code reads and writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The oldest schema this code can read without migrating it (a read-only project cannot be
 #: migrated; version 1 differs from 2 only in how new ids are chosen).
 OLDEST_READABLE = 1
 #: Tables whose ``id`` is ``AUTOINCREMENT`` from version 2 on.
 NEVER_REUSED = ("videos", "classes", "tracks", "rounds")
+#: Every table with an ``AUTOINCREMENT`` id (an identity column on PostgreSQL), from version 3.
+AUTOINCREMENT = (*NEVER_REUSED, "round_requests")
 #: The first schema of a project on PostgreSQL (none was ever made at version 1).
 FIRST_POSTGRESQL = 2
 #: The ``meta`` rows that stand on PostgreSQL for SQLite's application id and user version.
@@ -137,6 +143,32 @@ def _never_reused(sql: str) -> str:
 
 _SCHEMA_V2 = _never_reused(_SCHEMA_V1)
 
+_ADDED_V3 = """
+CREATE TABLE round_requests (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    requested_by TEXT NOT NULL,
+    requested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    state        TEXT NOT NULL DEFAULT 'queued'
+                 CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    worker       TEXT,                    -- who runs (or ran) it: user@host and device
+    heartbeat_at TEXT,                    -- the worker's last sign of life (server clock)
+    phase        TEXT,                    -- the round's progress, for every member to see
+    fraction     REAL,
+    message      TEXT,                    -- why it failed
+    round_id     INTEGER REFERENCES rounds(id) ON DELETE SET NULL,
+    finished_at  TEXT
+);
+CREATE UNIQUE INDEX one_round_running ON round_requests(state) WHERE state = 'running';
+CREATE UNIQUE INDEX one_round_waiting ON round_requests(state) WHERE state = 'queued';
+CREATE TABLE round_models (
+    round_id INTEGER PRIMARY KEY REFERENCES rounds(id) ON DELETE CASCADE,
+    data     BLOB NOT NULL                -- the checkpoint file's bytes
+);
+"""
+
+_SCHEMA_V3 = _SCHEMA_V2 + _ADDED_V3
+
 
 def _statements(sql: str) -> list[str]:
     return [s for s in sql.split(";\n") if s.strip()]
@@ -158,17 +190,26 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
             conn.execute(statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
 
 
+def _v2_to_v3(conn: Any) -> None:
+    """Add the round queue and the shared checkpoints (new tables only)."""
+    for statement in _statements(_for_engine(_ADDED_V3, getattr(conn, "engine", "sqlite"))):
+        conn.execute(statement)
+
+
+def _for_engine(sql: str, engine: str) -> str:
+    return postgres_sql.schema(sql) if engine == "postgresql" else sql
+
+
 #: A migration step: gets an ``sqlite3.Connection`` or a :class:`halgui.core.postgres.Connection`.
 Migration = Callable[[Any], None]
 
 #: ``MIGRATIONS[v]`` upgrades a database from version ``v`` to ``v + 1`` inside a transaction.
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def statements(engine: str = "sqlite") -> list[str]:
     """The current schema's statements for ``engine`` ("sqlite" or "postgresql")."""
-    sql = postgres_sql.schema(_SCHEMA_V2) if engine == "postgresql" else _SCHEMA_V2
-    return _statements(sql)
+    return _statements(_for_engine(_SCHEMA_V3, engine))
 
 
 def check_version(where: str | Path, version: int, *, writable: bool) -> None:
@@ -189,7 +230,7 @@ def check_version(where: str | Path, version: int, *, writable: bool) -> None:
 
 def create(conn: sqlite3.Connection) -> None:
     """Create the current schema in an empty database (inside the caller's transaction)."""
-    for statement in _statements(_SCHEMA_V2):
+    for statement in statements():
         conn.execute(statement)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -171,10 +171,12 @@ def test_a_version_1_project_is_migrated_on_open_keeping_everything(tmp_path):
         p.delete_track(3)
         assert p.add_track(b.id, 1) == 4
     conn = sqlite3.connect(folder / DB_NAME)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 3
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert conn.execute("SELECT COUNT(*) FROM video_scores").fetchone()[0] == 1
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"round_requests", "round_models"} <= tables  # version 3's, made on the way
     index = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                          " AND name = 'tracks_by_video'").fetchall()
     assert index == [("tracks_by_video",)]

@@ -58,5 +58,5 @@ def test_a_round_read_back_by_every_view(project):
     assert summaries["a"].status == "in progress" and not summaries["a"].linked
     assert summaries["b"].status == "to label" and summaries["b"].path == "b.mp4"
 
-    ((first_id,),) = project._query("SELECT id FROM rounds WHERE number = ?", (first,))
+    ((first_id,),) = project.query("SELECT id FROM rounds WHERE number = ?", (first,))
     assert proposals.open_proposals(project, round_id=first_id) == [(a, 1)]  # an earlier one

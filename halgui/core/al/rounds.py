@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from halgui.core import shared_models
 from halgui.core.al.clustering import ClusterConfig
 from halgui.core.al.data import ClipConfig
 from halgui.core.al.dataset import (
@@ -76,16 +77,19 @@ def pool_videos(snapshot: LabelSnapshot) -> list[VideoRecord]:
 def latest_checkpoint(project: Project) -> Path | None:
     """The newest round's checkpoint that still exists (the model in use)."""
     for record in reversed(project.rounds()):
-        if record.checkpoint is not None and record.checkpoint.exists():
+        if record.checkpoint is not None and (record.checkpoint.exists()
+                                              or shared_models.fetch(project, record)):
             return record.checkpoint
     return None
 
 
 def run_round(
     project: Project, config: RoundConfig | None = None, cancel: CancelFlag | None = None,
-    *, cold: bool = False,
+    *, cold: bool = False, also: Callable[[Any, int], None] | None = None,
 ) -> Generator[Progress, None, RoundResult]:
-    """Run one round and record it; yields progress of each phase.
+    """Run one round and record it; yields progress of each phase. ``also`` writes what must
+    commit with the round (:meth:`Project.record_round`); a shared project's checkpoint is
+    stored in its database with the round (:mod:`halgui.core.shared_models`).
 
     Without any labeled frame (or with ``cold``) the round is a cold start: videos chosen by
     appearance clusters, frames evenly spaced, no training (algorithm.md 5.3, round 0).
@@ -123,11 +127,19 @@ def run_round(
             checkpoint.unlink(missing_ok=True)
             raise
     yield Progress("saving", 0, 1)
+
+    def with_round(conn: Any, round_id: int) -> None:
+        if project.url is not None and checkpoint is not None:
+            shared_models.store(conn, round_id, checkpoint)
+        if also is not None:
+            also(conn, round_id)
+
     number = project.record_round(
         strategy=strategy, config=config.to_dict(), metrics=metrics, checkpoint=checkpoint,
         started_at=started_at, proposals=selection.proposals,
         video_scores=[(vid, s.uncertainty.astype("<f4").tobytes(), s.cluster,
                        _finite(selection.video_scores.get(vid))) for vid, s in scores.items()],
+        also=with_round,
     )
     yield Progress("saving", 1, 1)
     return RoundResult(number, len(selection.proposals), checkpoint, metrics,

@@ -338,7 +338,7 @@ def evaluate_checkpoint(project: Project, checkpoint: Path, test_gt: dict[str, A
 
 
 def _proposals(project: Project, number: int) -> list[tuple[int, int]]:
-    rows = project._query(
+    rows = project.query(
         "SELECT video_id, frame FROM proposals JOIN rounds ON rounds.id = proposals.round_id"
         " WHERE rounds.number = ? ORDER BY rank", (number,))
     return [(int(r[0]), int(r[1])) for r in rows]

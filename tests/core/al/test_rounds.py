@@ -81,7 +81,7 @@ def label_tables(db):
 
 
 def proposals_of(project, number):
-    return project._query(
+    return project.query(
         "SELECT video_id, frame FROM proposals JOIN rounds ON rounds.id = round_id"
         " WHERE number = ? ORDER BY rank", (number,))
 
@@ -101,7 +101,7 @@ def test_round_zero_then_a_learning_round(project, dataset):
     assert second.proposals == 6
     picked = [tuple(r) for r in proposals_of(project, 1)]
     assert not any(f in project.labeled_frames(v) for v, f in picked)
-    rows = project._query("SELECT video_id, uncertainty, cluster FROM video_scores")
+    rows = project.query("SELECT video_id, uncertainty, cluster FROM video_scores")
     pool = [v for v in project.videos() if v.split == "train"]
     assert len(rows) == len(pool)
     for row in rows:
