@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
                        for name in ("access", "frame", "time", "zoom", "device")}
         self.proxies = ProxyController(self)
         self.statusBar().addPermanentWidget(self.rounds.progress)
+        self.statusBar().addPermanentWidget(self.rounds.shared.label)
         self.statusBar().addPermanentWidget(self.proxies.widget)
         for label in self.status.values():
             self.statusBar().addPermanentWidget(label)
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
 
         self.start_page.newRequested.connect(self.new_project)
         self.start_page.openRequested.connect(self.open_project_dialog)
+        self.start_page.sharedRequested.connect(lambda: self.open_project_dialog(shared=True))
         self.start_page.demoRequested.connect(self.open_demo)
         self.start_page.recentChosen.connect(self.open_project)
         self.video_list.videoActivated.connect(self.open_video)
@@ -171,8 +173,9 @@ class MainWindow(QMainWindow):
         self.video_list.set_project(project)
         self.history.set_project(project)
         self.model_view.set_project(project, self.canvas)
-        if project.url is None:  # recent projects are folders
-            add_recent(self.settings, project.folder)
+        self.rounds.watch(project)
+        add_recent(self.settings, project.url or project.folder)
+        if project.url is None:  # the app reopens the last folder, not a server
             self.settings.setValue("recent/last", str(project.folder))
         access = f" (read-only: {project.read_only_reason})" if project.read_only else ""
         name = project.folder.name if project.url is None else database_name(project.url)
@@ -272,10 +275,11 @@ class MainWindow(QMainWindow):
         self.open_project(folder)
 
     @Slot()
-    def open_project_dialog(self) -> None:
-        folder = files.ask_project_folder(self)
-        if folder is not None:
-            self.open_project(folder)
+    def open_project_dialog(self, shared: bool = False) -> None:
+        """Ask for a project folder, or for a shared project's URL, and open it."""
+        where = files.ask_shared_url(self) if shared else files.ask_project_folder(self)
+        if where is not None:
+            self.open_project(where)
 
     @Slot()
     def open_demo(self) -> None:

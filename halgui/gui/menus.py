@@ -76,6 +76,7 @@ def build(w: MainWindow) -> Menus:
     a(m, "&New project…", w.new_project, (Key.New,), project=False, icon="new-project")
     a(m, "&Open project…", w.open_project_dialog, (Key.Open,), project=False,
       icon="open", tool=True)
+    a(m, "Open &shared project…", lambda: w.open_project_dialog(shared=True), project=False)
     recent = m.addMenu("Open &recent")
     a(m, "Open the &demo", w.open_demo, project=False)
     m.addSeparator()

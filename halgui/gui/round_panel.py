@@ -5,7 +5,9 @@
 :func:`~halgui.gui.process_job.in_subprocess`, with the project's :class:`RoundSettings`
 applied to :attr:`RoundController.base`. The round reads a snapshot of the labels taken when
 it starts, so labeling goes on meanwhile and what is drawn now counts in the next round. One
-round at a time: :meth:`RoundController.start` refuses while one runs.
+round at a time: :meth:`RoundController.start` refuses while one runs. A shared project's
+rounds run on the team's worker instead: start queues a request
+(:class:`~halgui.gui.shared_rounds.SharedRounds`).
 
 :class:`RoundProgress` is the small widget (in the status bar) that shows the phase, a bar,
 epoch, loss and ETA while training, the device, and Cancel. The controller reports the end:
@@ -24,10 +26,12 @@ from halgui.core.al.model_jobs import NICE, round_job
 from halgui.core.al.rounds import RoundConfig, RoundResult
 from halgui.core.al.settings import RoundSettings
 from halgui.core.error_report import describe_error
+from halgui.core.errors import HalguiError
 from halgui.core.progress import Progress
 from halgui.core.project import Project
 from halgui.gui.dialogs.messages import show_error
 from halgui.gui.process_job import in_subprocess
+from halgui.gui.shared_rounds import SharedRounds
 from halgui.gui.worker import Worker
 
 __all__ = ["PHASES", "RoundController", "RoundProgress", "eta_text"]
@@ -133,6 +137,10 @@ class RoundController(QObject):
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
         self.worker.cancelled.connect(self._cancelled)
+        #: a shared project's rounds: queued for the team's worker, followed in the status bar
+        self.shared = SharedRounds(self)
+        self.shared.message.connect(self.message)
+        self.shared.ended.connect(self.ended)
 
     def is_running(self) -> bool:
         return self.worker.is_running()
@@ -141,6 +149,13 @@ class RoundController(QObject):
         """Start a round on ``project`` with its settings; False if one is running."""
         if project is None:
             return False
+        if project.url is not None:  # the team's worker runs it
+            try:
+                self.shared.request(project)
+            except HalguiError as exc:
+                show_error(self._parent, "Cannot request a round", exc)
+                return False
+            return True
         if self.worker.is_running():
             self.message.emit("A round is already running")
             return False
@@ -158,8 +173,13 @@ class RoundController(QObject):
             self.progress.cancelling()
             self.worker.cancel()
 
+    def watch(self, project: Project | None) -> None:
+        """Follow the open project's queue of rounds, when it is a shared project."""
+        self.shared.watch(project)
+
     def shutdown(self) -> None:
         """Cancel a running round and wait for it (closing the project or the window)."""
+        self.shared.watch(None)
         if self.worker.is_running():
             self.progress.cancelling()
         self.worker.shutdown(_STOP_WAIT_MS)

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from halgui.core.locations import database_name, is_url
+from halgui.core.postgres_sql import label
 from halgui.core.project import DB_NAME
 
 __all__ = ["MAX_RECENT", "StartPage", "add_recent", "recent_projects"]
@@ -28,23 +30,25 @@ MAX_RECENT = 10
 _KEY = "recent/projects"
 
 
-def recent_projects(settings: QSettings) -> list[Path]:
-    """Recent project folders that still hold a project, newest first."""
+def recent_projects(settings: QSettings) -> list[Path | str]:
+    """Recent projects, newest first: folders that still hold a project, and shared
+    projects' URLs (whether their server answers is known only when one is opened)."""
     value = settings.value(_KEY, [])
     if isinstance(value, str):  # QSettings returns a lone entry as a string
         value = [value]
-    out = []
+    out: list[Path | str] = []
     for raw in value or []:
-        path = Path(str(raw))
-        if (path / DB_NAME).is_file() and path not in out:
-            out.append(path)
+        entry: Path | str = str(raw) if is_url(str(raw)) else Path(str(raw))
+        if (isinstance(entry, str) or (entry / DB_NAME).is_file()) and entry not in out:
+            out.append(entry)
     return out
 
 
-def add_recent(settings: QSettings, folder: Path) -> None:
-    folder = Path(folder).resolve()
-    paths = [folder, *(p for p in recent_projects(settings) if p != folder)]
-    settings.setValue(_KEY, [str(p) for p in paths[:MAX_RECENT]])
+def add_recent(settings: QSettings, where: Path | str) -> None:
+    """Put a project first in the recent list (a URL without its password)."""
+    entry: Path | str = label(where) if is_url(where) else Path(where).resolve()
+    entries = [entry, *(p for p in recent_projects(settings) if p != entry)]
+    settings.setValue(_KEY, [str(p) for p in entries[:MAX_RECENT]])
 
 
 class StartPage(QWidget):
@@ -52,8 +56,9 @@ class StartPage(QWidget):
 
     newRequested = Signal()
     openRequested = Signal()
+    sharedRequested = Signal()
     demoRequested = Signal()
-    recentChosen = Signal(object)  # Path
+    recentChosen = Signal(object)  # Path, or a shared project's URL (str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +74,8 @@ class StartPage(QWidget):
         for text, signal, tip in (
             ("New project…", self.newRequested, "Create a project in a new folder"),
             ("Open project…", self.openRequested, "Open a project folder"),
+            ("Open shared project…", self.sharedRequested,
+             "Open a project the team shares on a PostgreSQL server, by its URL"),
             ("Open the demo", self.demoRequested,
              "A project of generated videos with a few frames labeled (made on first use)"),
         ):
@@ -93,19 +100,22 @@ class StartPage(QWidget):
         outer.addLayout(column, 3)
         outer.addStretch(1)
 
-    def set_recent(self, folders: list[Path]) -> None:
+    def set_recent(self, entries: list[Path | str]) -> None:
         self.recent.clear()
-        for folder in folders:
-            item = QListWidgetItem(f"{folder.name}    {folder.parent}")
-            item.setData(Qt.ItemDataRole.UserRole, str(folder))
-            item.setToolTip(str(folder))
+        for entry in entries:
+            if isinstance(entry, str):  # a shared project
+                item = QListWidgetItem(f"{database_name(entry)}    {entry}")
+            else:
+                item = QListWidgetItem(f"{entry.name}    {entry.parent}")
+            item.setData(Qt.ItemDataRole.UserRole, str(entry))
+            item.setToolTip(str(entry))
             self.recent.addItem(item)
-        if not folders:
+        if not entries:
             item = QListWidgetItem("(none yet)")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.recent.addItem(item)
 
     def _chosen(self, item: QListWidgetItem) -> None:
-        folder = item.data(Qt.ItemDataRole.UserRole)
-        if folder:
-            self.recentChosen.emit(Path(folder))
+        where = item.data(Qt.ItemDataRole.UserRole)
+        if where:
+            self.recentChosen.emit(where if is_url(where) else Path(where))

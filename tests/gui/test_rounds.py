@@ -65,7 +65,7 @@ def template(tmp_path_factory):
             p.set_split(vid, v["split"])
         run_to_end(run_round(p, dataclasses.replace(TINY, selection=SelectionConfig(
             budget=6, cold_fraction=0.05))))
-        picked = p._query("SELECT video_id, frame FROM proposals ORDER BY rank")
+        picked = p.query("SELECT video_id, frame FROM proposals ORDER BY rank")
         Oracle.from_json(document).reveal(p, [tuple(r) for r in picked])
         SETTINGS.save(p)
     return folder

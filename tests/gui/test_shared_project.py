@@ -3,6 +3,7 @@ tests.core.pg_server), edits land in the database, where another labeler's copy 
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QPushButton
 
 from halgui.core.ingest import add_videos
 from halgui.core.locations import create_project, local_folder, open_project
@@ -44,7 +45,7 @@ def test_a_window_opens_a_shared_project_by_url_and_writes_to_its_database(windo
     assert window.project is not None and window.project.url == shared
     assert window.project.folder == local_folder(shared)  # caches: this computer's own
     assert window.video is not None and window.video.name == "a"
-    assert recent_projects(window.settings) == []  # recent projects are folders
+    assert recent_projects(window.settings) == [shared]  # its URL: no password in it
     window.label_panel.mark_labeled()  # an edit, as the labeler makes it
     frame = window.canvas.current_frame()
     with open_project(shared) as other:  # another labeler's desktop
@@ -56,3 +57,62 @@ def test_a_shared_project_that_cannot_be_reached_is_one_message(window, tmp_path
     assert not window.open_project(url)
     assert len(window.errors) == 1 and "cannot be reached" in window.errors[0]
     assert "secret" not in window.errors[0] and window.project is None
+
+
+def test_retrain_queues_a_round_that_the_worker_runs_and_every_window_follows(
+        window, shared, qtbot):
+    from halgui.core import round_queue as queue
+    from halgui.core.al.rounds import RoundConfig
+    from halgui.core.progress import CancelFlag
+    from halgui.core.round_worker import serve
+
+    assert window.open_project(shared), window.errors
+    label = window.rounds.shared.label
+    window.retrain_action.trigger()
+    assert not window.rounds.is_running()  # nothing runs in this window
+    assert not label.isHidden() and label.text().startswith(
+        f"Round requested by {queue.member_name()}: waiting for a worker")
+    with open_project(shared) as p:  # the worker's round, as `halgui worker URL` runs it
+        request = queue.take(p, "gpu@lab")
+        assert queue.beat(p, request, "gpu@lab", "training", 0.45)
+        window.rounds.shared.poll()
+        assert label.text() == "Round on gpu@lab: training 45%"
+        queue.release(p, request, "gpu@lab", "stopped")
+    recorded = run_to_end(serve(shared, RoundConfig(), CancelFlag(), name="gpu@lab",
+                                once=True))
+    assert recorded == 1
+    messages: list[str] = []
+    window.rounds.message.connect(messages.append)
+    with qtbot.waitSignal(window.rounds.ended, timeout=10_000):
+        pass  # the window's own look at the queue (every 2 s) sees it end
+    assert messages == ["Round 0 done on gpu@lab: new proposals"] and label.isHidden()
+    assert window.history.table.rowCount() == 1  # the history shows the worker's round
+
+
+def test_the_start_page_opens_a_shared_project_by_its_url_and_lists_it(window, shared,
+                                                                      monkeypatch):
+    from halgui.gui.dialogs import files
+    from halgui.gui.start_page import add_recent
+
+    asked: list[str] = []
+
+    def answer(parent, title, prompt, echo, text):
+        asked.append(prompt)  # first a folder (refused, asked again), then the URL
+        return ("/not/a/url", True) if len(asked) == 1 else (shared, True)
+
+    monkeypatch.setattr(files.QInputDialog, "getText", staticmethod(answer))
+    button = next(b for b in window.start_page.findChildren(QPushButton)
+                  if b.text() == "Open shared project…")
+    button.click()
+    assert len(asked) == 2 and "not a PostgreSQL URL" in asked[1]
+    assert window.project is not None and window.project.url == shared
+    window.close_project()
+    # the recent list keeps URLs without their passwords, and opens them from the page
+    add_recent(window.settings, "postgresql://ann:secret@db.lab/actions")
+    entries = recent_projects(window.settings)
+    assert entries[:2] == ["postgresql://ann@db.lab/actions", shared]
+    window._show_project_widgets(False)
+    items = [window.start_page.recent.item(i) for i in range(window.start_page.recent.count())]
+    assert items[0].text().startswith("actions    postgresql://ann@db.lab/actions")
+    window.start_page.recent.itemActivated.emit(items[1])
+    assert window.project is not None and window.project.url == shared
