@@ -28,6 +28,7 @@ from typing import Any
 
 from halgui.core import connection, schema
 from halgui.core.annotations import Box, Keyframe, Source, Track
+from halgui.core.edit_counts import count_edit
 from halgui.core.errors import ProjectError
 from halgui.core.lock import ProjectLock
 from halgui.core.postgres_sql import label as postgres_label
@@ -328,17 +329,20 @@ class Project:
             with refused(self.location, "track"):
                 cur = c.execute("INSERT INTO tracks (video_id, class_id, actor) VALUES (?,?,?)",
                                 (video_id, class_id, actor))
+            count_edit(c, video_id=video_id)
         return int(cur.lastrowid)
 
     def set_track_class(self, track_id: int, class_id: int) -> None:
         with self.transaction() as c:
             c.execute("UPDATE tracks SET class_id = ? WHERE id = ?", (class_id, track_id))
+            count_edit(c, track_id=track_id)
 
     def delete_track(self, track_id: int) -> Track:
         """Delete a track and its keyframes; returns it whole so an undo can restore it."""
-        with self.transaction():
+        with self.transaction() as c:
             track = self.track(track_id)
-            self._conn.execute("DELETE FROM tracks WHERE id = ?", (track_id,))
+            count_edit(c, track_id=track_id)
+            c.execute("DELETE FROM tracks WHERE id = ?", (track_id,))
         return track
 
     def restore_track(self, video_id: int, track: Track) -> int:
@@ -349,6 +353,7 @@ class Project:
                 (track.id, video_id, track.class_id, track.actor),
             )
             track_id = int(cur.lastrowid)
+            count_edit(c, video_id=video_id)
             for kf in track.keyframes:
                 self.set_keyframe(track_id, kf.frame, kf.box, outside=kf.outside, source=kf.source)
         return track_id
@@ -381,6 +386,7 @@ class Project:
                 " VALUES (?,?,?,?,?,?,?,?)" + _REPLACE_KEYFRAME,
                 (track_id, kf.frame, *kf.box.as_tuple(), int(kf.outside), kf.source),
             )
+            count_edit(c, track_id=track_id)
         return previous
 
     def set_keyframes(self, track_id: int, keyframes: Iterable[Keyframe]) -> None:
@@ -394,12 +400,14 @@ class Project:
                 " VALUES (?,?,?,?,?,?,?,?)" + _REPLACE_KEYFRAME,
                 rows,
             )
+            count_edit(c, track_id=track_id)
 
     def delete_keyframe(self, track_id: int, frame: int) -> Keyframe | None:
         """Remove a keyframe; returns it (None if there was none) so an undo can put it back."""
         with self.transaction() as c:
             previous = self._keyframe(track_id, frame)
             c.execute("DELETE FROM keyframes WHERE track_id = ? AND frame = ?", (track_id, frame))
+            count_edit(c, track_id=track_id)
         return previous
 
     def keyframes(self, track_id: int) -> tuple[Keyframe, ...]:
@@ -437,6 +445,7 @@ class Project:
                     "DELETE FROM labeled_frames WHERE video_id = ? AND frame = ?",
                     [(video_id, f) for f in frames],
                 )
+            count_edit(c, video_id=video_id)
 
     def labeled_frames(self, video_id: int) -> frozenset[int]:
         rows = self.query("SELECT frame FROM labeled_frames WHERE video_id = ?", (video_id,))

@@ -17,7 +17,8 @@ another window, that still holds a deleted track's id must not reach a new track
 a team shares beyond the labels: ``round_requests`` (Retrain on any member's desktop queues one,
 ``halgui worker`` runs it; at most one waits and one runs, which unique indexes enforce) and
 ``round_models`` (each trained round's checkpoint, so that every member's desktop can fetch the
-model in use).
+model in use) and ``video_edits`` (a count of each video's label edits, which other windows
+watch to show a member's edits without reopening).
 """
 
 from __future__ import annotations
@@ -165,6 +166,10 @@ CREATE TABLE round_models (
     round_id INTEGER PRIMARY KEY REFERENCES rounds(id) ON DELETE CASCADE,
     data     BLOB NOT NULL                -- the checkpoint file's bytes
 );
+CREATE TABLE video_edits (
+    video_id INTEGER PRIMARY KEY REFERENCES videos(id) ON DELETE CASCADE,
+    count    INTEGER NOT NULL             -- label edits of the video so far: a window showing
+);                                        -- it reloads when another one moves it
 """
 
 _SCHEMA_V3 = _SCHEMA_V2 + _ADDED_V3

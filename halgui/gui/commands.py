@@ -5,8 +5,11 @@ keyframe, a deleted track, a previous class), and does its work in one project t
 ``redo`` and ``undo`` reach the database at once: there is no Save. After each redo and undo it
 emits :attr:`LabelEvents.labelsChanged` so every view re-reads the project.
 
-An edit or undo that cannot be applied (another window or program changed or deleted its rows,
-the project is read-only or busy) changes nothing: its transaction is rolled back, the command
+Each window's undo covers its own edits only. Before an undo or redo, a command checks that its
+rows still hold what it left (:meth:`_LabelCommand._state`); if another window, team member or
+program edited them since, undoing would overwrite that edit, so it is refused (:data:`CONFLICT`).
+An edit or undo that cannot be applied (that conflict; rows deleted elsewhere; the project
+read-only or busy) changes nothing: its transaction is rolled back, the command
 leaves the stack (obsolete) so the rest of the history stays usable, and
 :attr:`LabelEvents.editFailed` says why in one line.
 
@@ -35,6 +38,7 @@ from halgui.core.project import Project
 from halgui.gui.label_events import LabelEvents
 
 __all__ = [
+    "CONFLICT",
     "AddBox",
     "AddBoxes",
     "DeleteBox",
@@ -46,6 +50,9 @@ __all__ = [
     "apply_or_drop",
     "failure_message",
 ]
+
+#: Why an undo or redo was refused: its rows were edited elsewhere after it.
+CONFLICT = "another window or team member changed or deleted it since"
 
 
 class _LabelCommand(QUndoCommand):
@@ -65,6 +72,8 @@ class _LabelCommand(QUndoCommand):
         self.frame = frame
         self._announce = announce
         self._done = False  # redone at least once (the first redo is the edit itself)
+        self._left_by_redo: object = None  # _state() after the last redo, and after an undo
+        self._left_by_undo: object = None
 
     def redo(self) -> None:
         self._apply(self._redo, "redo" if self._done else "")
@@ -74,8 +83,34 @@ class _LabelCommand(QUndoCommand):
         self._apply(self._undo, "undo")
 
     def _apply(self, step: Callable[[], None], verb: str) -> None:
-        apply_or_drop(self, self.project, self.events, step, verb)
+        def checked() -> None:  # in the step's transaction: a conflict changes nothing
+            expected = self._left_by_undo if verb == "redo" else self._left_by_redo
+            if verb and self._state() != expected:
+                raise HalguiError(CONFLICT)
+            step()
+            if verb == "undo":
+                self._left_by_undo = self._state()
+            else:
+                self._left_by_redo = self._state()
+
+        apply_or_drop(self, self.project, self.events, checked, verb)
         self._notify()
+
+    def _state(self) -> object:
+        """What the rows this command writes hold now. An undo (or redo) first checks that they
+        hold what the command left: otherwise another window or team member edited them since,
+        and the step would silently overwrite that edit."""
+        return None
+
+    def _rows(self, track_id: int | None, *frames: int) -> tuple[object, ...]:
+        """A track's class and its keyframes on ``frames`` as stored now (None: absent)."""
+        found = None if track_id is None else self.project.query(
+            "SELECT class_id FROM tracks WHERE id = ?", (track_id,))
+        if not found:
+            return (None,)
+        assert track_id is not None
+        keyframes = {k.frame: k for k in self.project.keyframes(track_id)}
+        return (found[0][0], *(keyframes.get(f) for f in frames))
 
     def _redo(self) -> None:
         raise NotImplementedError
@@ -128,6 +163,9 @@ class AddBox(_LabelCommand):
         else:
             self._put_back(self.track_id, self.frame, self._replaced)
 
+    def _state(self) -> object:
+        return self._rows(self.track_id, self.frame)
+
 
 class AddBoxes(_LabelCommand):
     """Several :class:`AddBox` parts (made with ``announce=False``) as one undo step, in one
@@ -155,6 +193,9 @@ class AddBoxes(_LabelCommand):
         for child in reversed(self._children):
             child._undo()
 
+    def _state(self) -> object:
+        return tuple(child._state() for child in self._children)
+
 
 class EditBox(_LabelCommand):
     """Move or resize a box: a keyframe with the new box (on an interpolated frame, a new one)."""
@@ -171,6 +212,9 @@ class EditBox(_LabelCommand):
 
     def _undo(self) -> None:
         self._put_back(self.track_id, self.frame, self._old)
+
+    def _state(self) -> object:
+        return self._rows(self.track_id, self.frame)
 
 
 class DeleteBox(_LabelCommand):
@@ -201,6 +245,9 @@ class DeleteBox(_LabelCommand):
         else:
             self._put_back(self.track_id, self.frame, self._deleted)
 
+    def _state(self) -> object:
+        return self._rows(self.track_id, self.frame)
+
 
 class SetBoxClass(_LabelCommand):
     """Give a track (all its frames) another action class."""
@@ -222,6 +269,9 @@ class SetBoxClass(_LabelCommand):
     def _undo(self) -> None:
         assert self._old is not None
         self.project.set_track_class(self.track_id, self._old)
+
+    def _state(self) -> object:
+        return self._rows(self.track_id)
 
 
 class EndTrack(_LabelCommand):
@@ -251,6 +301,9 @@ class EndTrack(_LabelCommand):
         if self._pinned:
             self.project.delete_keyframe(self.track_id, self.frame - 1)
 
+    def _state(self) -> object:
+        return self._rows(self.track_id, self.frame - 1, self.frame)
+
 
 class SetFrameLabeled(_LabelCommand):
     """Mark a frame as finished by a person (with or without actors), or take the mark back."""
@@ -271,6 +324,9 @@ class SetFrameLabeled(_LabelCommand):
 
     def _undo(self) -> None:
         self.project.set_labeled(self.video_id, [self.frame], bool(self._was))
+
+    def _state(self) -> object:
+        return self.frame in self.project.labeled_frames(self.video_id)
 
 
 class PasteBoxes(AddBoxes):

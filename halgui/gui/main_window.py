@@ -42,10 +42,11 @@ from halgui.gui.full_frame import source_frames
 from halgui.gui.history import HistoryPanel
 from halgui.gui.label_events import LabelEvents
 from halgui.gui.label_panel import LabelPanel
+from halgui.gui.live_edits import LiveEdits
 from halgui.gui.model_view import ModelOverlay
 from halgui.gui.proxies import ProxyController
 from halgui.gui.round_panel import RoundController
-from halgui.gui.start_page import StartPage, add_recent, recent_projects
+from halgui.gui.start_page import StartPage, add_recent, fill_recent_menu, recent_projects
 from halgui.gui.timeline import TimelinePanel
 from halgui.gui.video_list import VideoList
 from halgui.gui.worker import JobSource, Worker
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self.timeline = TimelinePanel()
         self.history = HistoryPanel()
         self.rounds = RoundController(self)
+        self.live_edits = LiveEdits(self.events, self)
         self.model_view = ModelOverlay(self)
         self.docks = {
             "videos": self._dock("Videos", self.video_list, Qt.DockWidgetArea.LeftDockWidgetArea),
@@ -108,7 +110,8 @@ class MainWindow(QMainWindow):
         handles = menus.build(self)
         self.toolbar, self.recent_menu = handles.toolbar, handles.recent
         self.class_menu, self.retrain_action = handles.classes, handles.retrain
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.recent_menu.aboutToShow.connect(
+            lambda: fill_recent_menu(self.recent_menu, self.settings, self.open_project))
         self._fill_class_menu()
 
         self.start_page.newRequested.connect(self.new_project)
@@ -174,6 +177,7 @@ class MainWindow(QMainWindow):
         self.history.set_project(project)
         self.model_view.set_project(project, self.canvas)
         self.rounds.watch(project)
+        self.live_edits.watch(project)
         add_recent(self.settings, project.url or project.folder)
         if project.url is None:  # the app reopens the last folder, not a server
             self.settings.setValue("recent/last", str(project.folder))
@@ -232,6 +236,7 @@ class MainWindow(QMainWindow):
         self.timeline.player.pause()
         self.worker.shutdown()
         self.rounds.shutdown()
+        self.live_edits.watch(None)
         self.proxies.shutdown()
         self.model_view.set_project(None)
         self._close_video()
@@ -549,13 +554,6 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self.actions(), self).exec()
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for folder in recent_projects(self.settings):
-            action = self.recent_menu.addAction(str(folder))
-            action.triggered.connect(lambda _=False, f=folder: self.open_project(f))
-        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
 
     def _show_project_widgets(self, on: bool) -> None:
         self.center.setCurrentWidget(self.canvas if on and self.canvas else self.start_page)

@@ -6,6 +6,7 @@ only code that reads or writes that key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -24,7 +26,7 @@ from halgui.core.locations import database_name, is_url
 from halgui.core.postgres_sql import label
 from halgui.core.project import DB_NAME
 
-__all__ = ["MAX_RECENT", "StartPage", "add_recent", "recent_projects"]
+__all__ = ["MAX_RECENT", "StartPage", "add_recent", "fill_recent_menu", "recent_projects"]
 
 MAX_RECENT = 10
 _KEY = "recent/projects"
@@ -49,6 +51,16 @@ def add_recent(settings: QSettings, where: Path | str) -> None:
     entry: Path | str = label(where) if is_url(where) else Path(where).resolve()
     entries = [entry, *(p for p in recent_projects(settings) if p != entry)]
     settings.setValue(_KEY, [str(p) for p in entries[:MAX_RECENT]])
+
+
+def fill_recent_menu(menu: QMenu, settings: QSettings,
+                     open_project: Callable[[Path | str], object]) -> None:
+    """File > Open recent: one entry per recent project, disabled when there is none."""
+    menu.clear()
+    for entry in recent_projects(settings):
+        action = menu.addAction(str(entry))
+        action.triggered.connect(lambda _=False, e=entry: open_project(e))
+    menu.setEnabled(bool(menu.actions()))
 
 
 class StartPage(QWidget):

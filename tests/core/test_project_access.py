@@ -175,8 +175,9 @@ def test_a_version_1_project_is_migrated_on_open_keeping_everything(tmp_path):
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert conn.execute("SELECT COUNT(*) FROM video_scores").fetchone()[0] == 1
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"round_requests", "round_models"} <= tables  # version 3's, made on the way
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master"
+                                          " WHERE type = 'table'")}
+    assert {"round_requests", "round_models", "video_edits"} <= tables  # made by version 3
     index = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                          " AND name = 'tracks_by_video'").fetchall()
     assert index == [("tracks_by_video",)]

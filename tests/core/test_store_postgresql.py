@@ -108,7 +108,7 @@ def test_a_version_2_project_gets_the_round_queue_and_shared_checkpoints(url, tm
     with Project.create_url(url, tmp_path / "local") as p:
         p.add_class("walk")
     with raw(url) as conn:  # the project as version 2 made it
-        conn.execute("DROP TABLE round_models, round_requests")
+        conn.execute("DROP TABLE round_models, round_requests, video_edits")
         conn.execute("UPDATE meta SET value = '2' WHERE key = %s", (schema.META_VERSION,))
     with Project.open_url(url, tmp_path / "local") as p:
         assert [c.name for c in p.classes()] == ["walk"]

@@ -280,8 +280,8 @@ def test_a_redo_of_accepted_boxes_that_no_longer_applies_changes_nothing(
     reopened().delete_track(drawn.track_id)  # the continued track goes, elsewhere
     before = keyframes_by_track(reopened(), video.id)
     undo_stack.redo()
-    assert failures == ["Cannot redo Accept 2 model boxes: it no longer applies: its track was "
-                        "changed or deleted elsewhere. Nothing was changed; it was removed from "
+    assert failures == ["Cannot redo Accept 2 model boxes: another window or team member "
+                        "changed or deleted it since. Nothing was changed; it was removed from "
                         "the undo history."]
     assert keyframes_by_track(reopened(), video.id) == before == {}  # the new run track too
     assert undo_stack.count() == 1

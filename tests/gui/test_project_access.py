@@ -16,7 +16,7 @@ from halgui.core.annotations import Box
 from halgui.core.lock import LOCK_NAME
 from halgui.core.project import DB_NAME, Project
 from halgui.gui import main_window as mw
-from halgui.gui.commands import AddBox, EditBox, PasteBoxes, SetFrameLabeled
+from halgui.gui.commands import CONFLICT, AddBox, EditBox, PasteBoxes, SetFrameLabeled
 from halgui.gui.dialogs.project_in_use import InUseChoice, in_use_box
 from halgui.gui.main_window import MainWindow
 from halgui.gui.model_view import AcceptBoxes
@@ -51,7 +51,8 @@ def test_undo_that_no_longer_applies_says_so_and_the_stack_goes_on(
 
     undo_stack.undo()  # the edit of the deleted track: cannot be undone
     assert len(failures) == 1 and "\n" not in failures[0]
-    assert failures[0].startswith("Cannot undo Edit box: it no longer applies")
+    assert failures[0].startswith("Cannot undo Edit box: another window or team member "
+                                  "changed or deleted it since")
     assert (undo_stack.count(), undo_stack.index()) == (2, 2)
     undo_stack.undo()  # the track's creation: it is gone already
     assert len(failures) == 2 and "Cannot undo Add box" in failures[1]
@@ -61,6 +62,24 @@ def test_undo_that_no_longer_applies_says_so_and_the_stack_goes_on(
     undo_stack.redo()
     assert tracks_now(project, video.id) == {first_track: [(2, B1)]}
     assert undo_stack.canUndo() and not undo_stack.canRedo()
+
+
+def test_an_undo_that_would_overwrite_a_later_edit_elsewhere_is_refused(
+        project, events, undo_stack, video, class_ids, reopened, failures):
+    walk = class_ids["walk"]
+    mine = AddBox(project, events, video.id, 2, walk, B1)
+    undo_stack.push(mine)
+    other_box = AddBox(project, events, video.id, 2, class_ids["run"], B2)
+    undo_stack.push(other_box)
+    undo_stack.push(EditBox(project, events, video.id, 2, mine.track_id, B2))
+    moved = Box(1, 1, 9, 9)
+    reopened().set_keyframe(mine.track_id, 2, moved)  # a team member moves the same box later
+    undo_stack.undo()  # would put B1 back over their box: refused, theirs kept
+    assert failures == [f"Cannot undo Edit box: {CONFLICT}. Nothing was changed; it was "
+                        "removed from the undo history."]
+    assert tracks_now(project, video.id)[mine.track_id] == [(2, moved)]
+    undo_stack.undo()  # a box they did not touch: undone as usual
+    assert len(failures) == 1 and other_box.track_id not in tracks_now(project, video.id)
 
 
 def test_redo_after_another_program_added_a_track_restores_its_own(

@@ -116,3 +116,36 @@ def test_the_start_page_opens_a_shared_project_by_its_url_and_lists_it(window, s
     assert items[0].text().startswith("actions    postgresql://ann@db.lab/actions")
     window.start_page.recent.itemActivated.emit(items[1])
     assert window.project is not None and window.project.url == shared
+
+
+def test_another_member_s_box_appears_in_the_open_window_within_two_seconds(
+        window, shared, qtbot):
+    import time
+
+    from halgui.core.annotations import Box
+    from halgui.gui.box_item import BoxItem
+
+    assert window.open_project(shared), window.errors
+    frame = window.canvas.current_frame()
+
+    def boxes():
+        return [i for i in window.canvas.scene().items() if isinstance(i, BoxItem)]
+
+    assert boxes() == []
+    with open_project(shared) as other:  # another labeler's desktop draws a box
+        walk = other.class_by_name("walk").id
+        track = other.add_track(window.video.id, walk)
+        other.set_keyframe(track, frame, Box(5, 6, 40, 30))
+        other.set_labeled(window.video.id, [frame])
+    drawn = time.monotonic()
+    qtbot.waitUntil(lambda: len(boxes()) == 1, timeout=2000)
+    print(f"seen after {time.monotonic() - drawn:.2f} s")
+    assert window.project.labeled_frames(window.video.id) == {frame}
+    # this window's own edit is not announced twice
+    seen: list[int] = []
+    window.events.labelsChanged.connect(lambda v, f: seen.append(f))
+    window.canvas.set_frame(frame + 1)
+    window.label_panel.mark_labeled()
+    window.live_edits.poll()
+    assert seen == [frame + 1]
+    assert window.project.labeled_frames(window.video.id) == {frame, frame + 1}
