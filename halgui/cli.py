@@ -92,7 +92,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     with open_project(args.dir) as project:
         where = {"project": str(project.folder)} if project.url is None else {
-            "project": str(project.location), "local_folder": str(project.folder)}
+            "project": str(project.location), "local_folder": str(project.folder),
+            "media_root": project.media_root and str(project.media_root)}
         stats: dict[str, Any] = {**where, **project.stats()}
         if args.videos:
             stats["video_list"] = [
@@ -254,36 +255,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    if args.what == "ui":
-        from halgui.bench import ui as bench_ui
+    from importlib import import_module
 
-        result = bench_ui.run(frames=args.frames)
-        print(json.dumps(result, indent=2) if args.json else bench_ui.format_table(result))
-        return 0
-    if args.what == "video":
-        from halgui.bench import video as bench
-
-        rows = bench.run(frames=args.frames)
-        if args.json:
-            print(json.dumps(rows, indent=2))
-        else:
-            print(bench.format_table(rows))
-        return 0
-    if args.what == "backbones":
-        from halgui.bench import backbones
-
-        result = backbones.run(seconds=args.seconds)
-        print(json.dumps(result, indent=2) if args.json else backbones.format_table(result))
-        return 0
-    if args.what in ("train", "score", "select"):
-        from halgui.bench import learning
-
-        result = {"train": lambda: learning.run_train(device=args.device),
-                  "score": lambda: learning.run_score(device=args.device),
-                  "select": learning.run_select}[args.what]()
-        print(json.dumps(result, indent=2) if args.json else learning.format_table(result))
-        return 0
-    raise HalguiError(f"unknown benchmark {args.what!r}")
+    if args.what == "team" and not args.url:
+        raise HalguiError("bench team needs --url postgresql://USER@HOST/DB (an empty database)")
+    module, run = {
+        "ui": ("ui", lambda m: m.run(frames=args.frames)),
+        "video": ("video", lambda m: m.run(frames=args.frames)),
+        "backbones": ("backbones", lambda m: m.run(seconds=args.seconds or 8.0)),
+        "train": ("learning", lambda m: m.run_train(device=args.device)),
+        "score": ("learning", lambda m: m.run_score(device=args.device)),
+        "select": ("learning", lambda m: m.run_select()),
+        "team": ("team", lambda m: m.run(args.url, labelers=args.labelers,
+                                         seconds=args.seconds or 60.0)),
+    }[args.what]
+    bench = import_module(f"halgui.bench.{module}")
+    result = run(bench)
+    print(json.dumps(result, indent=2) if args.json else bench.format_table(result))
+    return 0
 
 
 # ---------------------------------------------------------------------- parser
@@ -533,12 +522,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "rounds do)")
 
     p = command("bench", cmd_bench, "measure performance against DESIGN targets", json_flag=True)
-    p.add_argument("what", choices=("video", "ui", "train", "score", "select", "backbones"))
+    p.add_argument("what", choices=("video", "ui", "train", "score", "select", "backbones",
+                                     "team"))
     p.add_argument("--frames", type=int, default=300, help="length of the generated test video")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                    help="train/score: where the model runs")
-    p.add_argument("--seconds", type=float, default=8.0,
-                   help="backbones: seconds timed per figure (on the CPU)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="backbones: seconds timed per figure (default 8); team: how long the "
+                        "labelers edit (default 60)")
+    p.add_argument("--url", help="team: an empty PostgreSQL database to run it in")
+    p.add_argument("--labelers", type=int, default=8, help="team: labelers at once")
     register_shared(command)
     return parser
 
@@ -578,8 +571,7 @@ EXIT_CLOSED_PIPE = 141
 
 
 def _closed_pipe() -> int:
-    """Stop quietly: no traceback, and no second error when Python flushes stdout at exit
-    (the standard recipe: point stdout at devnull)."""
+    """Stop quietly (stdout to devnull): no traceback, no second error when Python exits."""
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from halgui.cli_common import drive, output
-from halgui.core.locations import open_project
+from halgui.core.errors import HalguiError
+from halgui.core.locations import open_project, remember_media_root
 from halgui.core.progress import CancelFlag
 
 __all__ = ["LinkReportConfig", "cmd_link", "link_arguments", "link_into", "print_link_report"]
@@ -31,6 +32,11 @@ class LinkReportConfig:
 def cmd_link(args: argparse.Namespace) -> int:
 
     with open_project(args.dir, lock="halgui link", force=args.force) as project:
+        if args.remember:
+            if project.url is None:
+                raise HalguiError("--remember is for a shared project (a folder project's "
+                                  "videos are found relative to its folder)")
+            remember_media_root(project, args.media_root)
         report = link_into(project, args.media_root, dry_run=args.dry_run, quiet=args.json)
     print_link_report(report, args.json)
     return 0
@@ -77,5 +83,9 @@ def link_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("media_root", type=Path, metavar="MEDIA_ROOT",
                    help="the folder that holds the media: NAME/ frame folders or NAME.avi "
                         "(.mp4, .mkv, .mov, .webm) files, at the names' paths or anywhere below")
+    p.add_argument("--remember", action="store_true",
+                   help="a shared project: MEDIA_ROOT is this computer's media root from now "
+                        "on (paths under it are stored relative to it, so each member's "
+                        "desktop finds the videos under its own)")
     p.add_argument("--dry-run", action="store_true",
                    help="only say what would be linked and what would not; change nothing")

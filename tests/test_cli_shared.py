@@ -99,3 +99,40 @@ def test_the_worker_runs_a_queued_round_and_stops_when_none_waits(url, tmp_path)
         (done,) = queue.recent(p)
         assert (done.state, done.round_number) == ("done", 0)
         assert p.stats()["proposals"] > 0
+
+
+def test_each_desktop_finds_the_videos_under_its_own_media_root(url, tmp_path, monkeypatch):
+    """Two members keep the same clips under different folders: each tells halgui its media
+    root once; the project stores the path relative to it and each desktop finds its copy."""
+    import shutil
+
+    ann, bob = tmp_path / "ann" / "media", tmp_path / "bob" / "nas"
+    (ann / "clips").mkdir(parents=True)
+    clip = write_mp4(ann / "clips" / "a.mp4", n_frames=6)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "ann-data"))  # ann's desktop
+    assert halgui("new", url, "--classes", "walk").returncode == 0
+    told = halgui("link", url, ann, "--remember")
+    assert told.returncode == 0, told.stderr
+    assert halgui("add", url, clip, "--no-proxy").returncode == 0
+    info = json.loads(halgui("info", url, "--json", "--videos").stdout)
+    assert info["media_root"] == str(ann) and info["video_list"][0]["path"] == str(clip)
+
+    (bob / "clips").mkdir(parents=True)
+    shutil.copy(clip, bob / "clips" / "a.mp4")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "bob-data"))  # bob's desktop
+    info = json.loads(halgui("info", url, "--json", "--videos").stdout)
+    assert info["media_root"] is None and info["video_list"][0]["path"] is None  # not told yet
+    told = halgui("link", url, bob, "--remember", "--json")
+    assert told.returncode == 0, told.stderr
+    assert json.loads(told.stdout)["linked"] == 0  # the stored path already fits bob's root
+    info = json.loads(halgui("info", url, "--json", "--videos").stdout)
+    assert info["video_list"][0]["path"] == str(bob / "clips" / "a.mp4")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "ann-data"))  # ann's is unchanged
+    info = json.loads(halgui("info", url, "--json", "--videos").stdout)
+    assert info["video_list"][0]["path"] == str(clip)
+
+
+def test_remember_is_for_a_shared_project(tmp_path):
+    folder = tmp_path / "p"
+    assert halgui("new", folder).returncode == 0
+    one_line_error(halgui("link", folder, tmp_path, "--remember"), "--remember is for a shared")

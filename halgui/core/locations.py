@@ -10,6 +10,8 @@ opens the project gets its own without being told one.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -17,8 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 if TYPE_CHECKING:
     from halgui.core.project import Project
 
-__all__ = ["create_project", "database_name", "is_url", "local_folder", "open_project",
-           "target"]
+__all__ = ["create_project", "database_name", "is_url", "local_folder", "media_root",
+           "open_project", "remember_media_root", "target"]
+
+#: This computer's settings for a shared project, in its local folder (never in the database).
+MACHINE_FILE = "machine.json"
 
 #: The URL schemes of a shared project (those libpq accepts).
 SCHEMES = ("postgresql://", "postgres://")
@@ -61,7 +66,8 @@ def open_project(where: str | Path, **kwargs: Any) -> Project:
 
     if is_url(where):
         shared = {k: v for k, v in kwargs.items() if k in ("read_only", "busy_timeout")}
-        return Project.open_url(where, local_folder(where), **shared)
+        return Project.open_url(where, local_folder(where), media_root=media_root(where),
+                                **shared)
     return Project.open(where, **kwargs)
 
 
@@ -70,5 +76,31 @@ def create_project(where: str | Path) -> Project:
     from halgui.core.project import Project
 
     if is_url(where):
-        return Project.create_url(where, local_folder(where))
+        return Project.create_url(where, local_folder(where), media_root(where))
     return Project.create(where)
+
+
+def media_root(url: str) -> Path | None:
+    """This computer's media root for the shared project at ``url``, if it was told one."""
+    try:
+        value = json.loads((local_folder(url) / MACHINE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    root = value.get("media_root") if isinstance(value, dict) else None
+    return Path(root) if isinstance(root, str) else None
+
+
+def remember_media_root(project: Project, folder: str | Path) -> None:
+    """Make ``folder`` this computer's media root for a shared ``project`` (a folder project
+    needs none: its videos are found relative to it). Each member's desktop keeps its own, so
+    the same videos can sit under ``/data/media`` on one and ``D:\\media`` on another; the
+    paths the project stores are relative to it."""
+    if project.url is None:
+        return
+    root = Path(folder).resolve()
+    file = local_folder(project.url) / MACHINE_FILE
+    file.parent.mkdir(parents=True, exist_ok=True)
+    part = file.with_name(f".{MACHINE_FILE}.{os.getpid()}")
+    part.write_text(json.dumps({"media_root": str(root)}), encoding="utf-8")
+    os.replace(part, file)
+    project.media_root = root

@@ -31,7 +31,8 @@ __all__ = ["TABLES", "MigrateReport", "migrate"]
 
 #: Every table of the schema, each after the tables it refers to.
 TABLES = ("meta", "classes", "videos", "tracks", "keyframes", "labeled_frames", "rounds",
-          "proposals", "video_scores", "round_requests", "round_models", "video_edits")
+          "proposals", "video_scores", "round_requests", "round_models", "video_claims",
+          "video_edits")
 #: ``meta`` rows that say what the database is: written by the new database itself.
 _OWN_META = (schema.META_APPLICATION, schema.META_VERSION)
 

@@ -59,8 +59,11 @@ class Project:
     def __init__(self, folder: Path, conn: Any, *, mode: str = connection.RW,
                  read_only_reason: str | None = None, file_lock: ProjectLock | None = None,
                  busy_timeout: float = connection.DEFAULT_BUSY_TIMEOUT_S,
-                 url: str | None = None) -> None:
+                 url: str | None = None, media_root: Path | None = None) -> None:
         self.folder = folder
+        #: Where this computer keeps a shared project's videos (told once, per machine):
+        #: video paths inside it are stored relative to it, so each member's desktop finds them.
+        self.media_root = media_root
         #: The PostgreSQL database's URL, or None for a project whose database is in its folder.
         self.url = url
         #: What messages name: the database file, or the URL (without its password).
@@ -131,7 +134,8 @@ class Project:
                    file_lock=db.lock, busy_timeout=db.busy_timeout)
 
     @classmethod
-    def create_url(cls, url: str, folder: str | Path) -> Project:
+    def create_url(cls, url: str, folder: str | Path, media_root: Path | None = None
+                   ) -> Project:
         """Make a new project in the empty PostgreSQL database at ``url``; ``folder`` (made
         if needed) holds this computer's caches, checkpoints and exports."""
         from halgui.core import postgres
@@ -139,11 +143,11 @@ class Project:
         folder = Path(folder).resolve()
         make_folder(folder)
         db = postgres.create_database(url)
-        return cls(folder, db.conn, busy_timeout=db.busy_timeout, url=url)
+        return cls(folder, db.conn, busy_timeout=db.busy_timeout, url=url, media_root=media_root)
 
     @classmethod
     def open_url(cls, url: str, folder: str | Path, *, read_only: bool | str = False,
-                 busy_timeout: float | None = None) -> Project:
+                 busy_timeout: float | None = None, media_root: Path | None = None) -> Project:
         """Open the project in the PostgreSQL database at ``url`` as :meth:`open` opens a
         folder (no lock file: the server arbitrates writes); ``folder`` as in
         :meth:`create_url`."""
@@ -154,7 +158,7 @@ class Project:
         if not db.read_only_reason:
             make_folder(folder)
         return cls(folder, db.conn, mode=db.mode, read_only_reason=db.read_only_reason,
-                   busy_timeout=db.busy_timeout, url=url)
+                   busy_timeout=db.busy_timeout, url=url, media_root=media_root)
 
     @property
     def read_only(self) -> bool:
@@ -240,7 +244,7 @@ class Project:
         """Record a video (probing it is the caller's job, see :mod:`halgui.core.ingest`)."""
         _check_split(split)
         _check_name("video", name, self._named)
-        stored = self._store_path(path) if path is not None else None
+        stored = self._store_path(path, self.media_base) if path is not None else None
         with refused(self._named, f"video {name!r}"), self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO videos (name, path, size, hash, width, height, fps, n_frames,"
@@ -270,7 +274,7 @@ class Project:
             c.execute(
                 "UPDATE videos SET path = ?, size = ?, hash = ?, kind = COALESCE(?, kind)"
                 " WHERE id = ?",
-                (self._store_path(path), size, hash, kind, video_id),
+                (self._store_path(path, self.media_base), size, hash, kind, video_id),
             )
 
     def set_split(self, video_id: int, split: str) -> None:
@@ -278,15 +282,21 @@ class Project:
         with self.transaction() as c:
             c.execute("UPDATE videos SET split = ? WHERE id = ?", (split, video_id))
 
-    def _store_path(self, path: str | Path) -> str:
+    @property
+    def media_base(self) -> Path | None:
+        """What a video path stored relative is relative to: the project folder, or for a
+        shared project this computer's :attr:`media_root` (None: not told one)."""
+        return self.folder if self.url is None else self.media_root
+
+    @staticmethod
+    def _store_path(path: str | Path, base: Path | None) -> str:
+        """``path`` relative to ``base`` when inside it (it moves with it), else absolute."""
         path = Path(path).resolve()
-        try:
-            return path.relative_to(self.folder).as_posix()
-        except ValueError:
-            return str(path)
+        return path.relative_to(base).as_posix() if base and path.is_relative_to(base) \
+            else str(path)
 
     def _video(self, row: Any) -> VideoRecord:
-        path = None if row["path"] is None else self.folder / row["path"]
+        path = None if row["path"] is None else _found(self.media_base, row["path"])
         return VideoRecord(
             id=row["id"], name=row["name"], path=path, size=row["size"], hash=row["hash"],
             width=row["width"], height=row["height"], fps=row["fps"], n_frames=row["n_frames"],
@@ -414,13 +424,13 @@ class Project:
         rows = self.query(
             "SELECT * FROM keyframes WHERE track_id = ? ORDER BY frame", (track_id,)
         )
-        return tuple(_keyframe_row(r) for r in rows)
+        return tuple(keyframe_row(r) for r in rows)
 
     def _keyframe(self, track_id: int, frame: int) -> Keyframe | None:
         rows = self.query(
             "SELECT * FROM keyframes WHERE track_id = ? AND frame = ?", (track_id, frame)
         )
-        return _keyframe_row(rows[0]) if rows else None
+        return keyframe_row(rows[0]) if rows else None
 
     @staticmethod
     def _track(row: Any, keyframes: tuple[Keyframe, ...]) -> Track:
@@ -454,36 +464,15 @@ class Project:
     # ------------------------------------------------------------------ reading it all
     def snapshot(self) -> LabelSnapshot:
         """All labels at one instant, read on a private connection (safe from any thread)."""
-        if self.url is None:
-            conn: Any = connection.connect(self.db_path, self._mode, self._busy_timeout)
-        else:
-            from halgui.core import postgres
+        from halgui.core.snapshot import read_snapshot
 
-            conn = postgres.connect(self.url, self._busy_timeout, read_only=self.read_only)
-        try:
-            conn.execute("BEGIN")  # a read transaction: one consistent (WAL) snapshot
-            reader = Project(self.folder, conn, url=self.url)
-            reader._depth = 1  # already inside the read transaction
-            videos = tuple(reader.videos())
-            classes = tuple(reader.classes())
-            kfs: dict[int, list[Keyframe]] = {}
-            for r in conn.execute("SELECT * FROM keyframes ORDER BY track_id, frame"):
-                kfs.setdefault(r["track_id"], []).append(_keyframe_row(r))
-            tracks: dict[int, list[Track]] = {v.id: [] for v in videos}
-            for r in conn.execute("SELECT * FROM tracks ORDER BY id"):
-                tracks[r["video_id"]].append(self._track(r, tuple(kfs.get(r["id"], ()))))
-            labeled: dict[int, set[int]] = {v.id: set() for v in videos}
-            for video_id, frame in conn.execute("SELECT video_id, frame FROM labeled_frames"):
-                labeled[video_id].add(frame)
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-        return LabelSnapshot(
-            videos=videos,
-            classes=classes,
-            tracks={k: tuple(v) for k, v in tracks.items()},
-            labeled={k: frozenset(v) for k, v in labeled.items()},
-        )
+        if self.url is None:
+            return read_snapshot(self, connection.connect(self.db_path, self._mode,
+                                                          self._busy_timeout))
+        from halgui.core import postgres
+
+        return read_snapshot(self, postgres.connect(self.url, self._busy_timeout,
+                                                    read_only=self.read_only))
 
     # ------------------------------------------------------------------ rounds
     def rounds(self) -> list[RoundRecord]:
@@ -516,7 +505,7 @@ class Project:
         Returns the round's number (0, 1, 2, ...)."""
         import json
 
-        ckpt = None if checkpoint is None else self._store_path(checkpoint)
+        ckpt = None if checkpoint is None else self._store_path(checkpoint, self.folder)
         with self.transaction() as c:
             number = c.execute("SELECT COALESCE(MAX(number) + 1, 0) FROM rounds").fetchone()[0]
             cur = c.execute(
@@ -581,7 +570,14 @@ class Project:
 
 
 # ---------------------------------------------------------------------- helpers
-def _keyframe_row(r: Any) -> Keyframe:
+def _found(base: Path | None, stored: str) -> Path | None:
+    """A stored video path on this computer: a relative one under ``base`` (None: unknown)."""
+    path = Path(stored)
+    return path if path.is_absolute() else None if base is None else base / path
+
+
+def keyframe_row(r: Any) -> Keyframe:
+    """A keyframe as a ``keyframes`` row holds it."""
     return Keyframe(r["frame"], Box(r["x1"], r["y1"], r["x2"], r["y2"]), bool(r["outside"]),
                     r["source"])
 

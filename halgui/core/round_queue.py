@@ -16,12 +16,11 @@ from __future__ import annotations
 import getpass
 import socket
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from halgui.core.errors import HalguiError
-from halgui.core.postgres_sql import NOW_SQLITE
 from halgui.core.project import Project
+from halgui.core.server_time import NOW, age_s
 
 __all__ = [
     "DONE",
@@ -112,7 +111,7 @@ def take(project: Project, worker: str, config: QueueConfig | None = None
             return None
         taken = c.execute(
             "UPDATE round_requests SET state = ?, worker = ?, attempts = attempts + 1,"
-            f" heartbeat_at = {NOW_SQLITE}, phase = 'starting', fraction = 0, message = NULL"
+            f" heartbeat_at = {NOW}, phase = 'starting', fraction = 0, message = NULL"
             " WHERE id = ? AND state = ?", (RUNNING, worker, row[0], QUEUED))
         if taken.rowcount != 1:  # another worker took it first
             return None
@@ -125,7 +124,7 @@ def beat(project: Project, request: RoundRequest, worker: str, phase: str,
     (it was taken for abandoned): the worker must then stop the round."""
     with project.transaction() as c:
         cur = c.execute(
-            f"UPDATE round_requests SET heartbeat_at = {NOW_SQLITE}, phase = ?, fraction = ?"
+            f"UPDATE round_requests SET heartbeat_at = {NOW}, phase = ?, fraction = ?"
             " WHERE id = ? AND state = ? AND worker = ?",
             (phase, float(fraction), request.id, RUNNING, worker))
         return cur.rowcount == 1
@@ -135,7 +134,7 @@ def finish(conn: Any, request: RoundRequest, worker: str, round_id: int) -> None
     """Mark the request done with its round, inside the transaction that records the round
     (``record_round(..., also=...)``): both are written, or neither."""
     cur = conn.execute(
-        f"UPDATE round_requests SET state = ?, round_id = ?, finished_at = {NOW_SQLITE},"
+        f"UPDATE round_requests SET state = ?, round_id = ?, finished_at = {NOW},"
         " phase = ?, fraction = 1 WHERE id = ? AND state = ? AND worker = ?",
         (DONE, round_id, DONE, request.id, RUNNING, worker))
     if cur.rowcount != 1:
@@ -146,7 +145,7 @@ def finish(conn: Any, request: RoundRequest, worker: str, round_id: int) -> None
 def fail(project: Project, request: RoundRequest, worker: str, message: str) -> None:
     """Mark the request failed with the reason every member will see."""
     with project.transaction() as c:
-        c.execute(f"UPDATE round_requests SET state = ?, message = ?, finished_at = {NOW_SQLITE}"
+        c.execute(f"UPDATE round_requests SET state = ?, message = ?, finished_at = {NOW}"
                   " WHERE id = ? AND state = ? AND worker = ?",
                   (FAILED, message, request.id, RUNNING, worker))
 
@@ -164,7 +163,7 @@ def abandon(project: Project, request_id: int) -> None:
     """Stop waiting for a queued request (a member withdraws it)."""
     with project.transaction() as c:
         c.execute(f"UPDATE round_requests SET state = ?, message = 'withdrawn',"
-                  f" finished_at = {NOW_SQLITE} WHERE id = ? AND state = ?",
+                  f" finished_at = {NOW} WHERE id = ? AND state = ?",
                   (FAILED, request_id, QUEUED))
 
 
@@ -176,9 +175,9 @@ def recent(project: Project, limit: int = 5) -> list[RoundRequest]:
 
 # ---------------------------------------------------------------------- helpers
 def _expire(c: Any, config: QueueConfig) -> None:
-    row = c.execute(f"SELECT id, worker, phase, attempts, heartbeat_at, {NOW_SQLITE}"
+    row = c.execute(f"SELECT id, worker, phase, attempts, heartbeat_at, {NOW}"
                     " FROM round_requests WHERE state = ?", (RUNNING,)).fetchone()
-    if row is None or _seconds(row[4], row[5]) < config.expire_s:
+    if row is None or age_s(row[4], row[5]) < config.expire_s:
         return
     why = (f"the worker {row[1]} stopped answering during {row[2] or 'the round'} "
            f"(no heartbeat for {config.expire_s:.0f} s)")
@@ -193,14 +192,8 @@ def _put_back(c: Any, request_id: int, why: str, *, attempts_left: bool) -> None
                   (QUEUED, why, request_id))
     else:
         reason = why if waiting is None else f"{why}; a newer request waits"
-        c.execute(f"UPDATE round_requests SET state = ?, message = ?, finished_at = {NOW_SQLITE}"
+        c.execute(f"UPDATE round_requests SET state = ?, message = ?, finished_at = {NOW}"
                   " WHERE id = ?", (FAILED, reason, request_id))
-
-
-def _seconds(earlier: str | None, now: str) -> float:
-    if earlier is None:
-        return float("inf")
-    return (datetime.fromisoformat(now) - datetime.fromisoformat(earlier)).total_seconds()
 
 
 def _request(row: Any) -> RoundRequest:

@@ -17,8 +17,9 @@ another window, that still holds a deleted track's id must not reach a new track
 a team shares beyond the labels: ``round_requests`` (Retrain on any member's desktop queues one,
 ``halgui worker`` runs it; at most one waits and one runs, which unique indexes enforce) and
 ``round_models`` (each trained round's checkpoint, so that every member's desktop can fetch the
-model in use) and ``video_edits`` (a count of each video's label edits, which other windows
-watch to show a member's edits without reopening).
+model in use), ``video_claims`` (who is labeling which video; a claim not renewed expires) and
+``video_edits`` (a count of each video's label edits, which other windows watch to show a
+member's edits without reopening).
 """
 
 from __future__ import annotations
@@ -165,6 +166,12 @@ CREATE UNIQUE INDEX one_round_waiting ON round_requests(state) WHERE state = 'qu
 CREATE TABLE round_models (
     round_id INTEGER PRIMARY KEY REFERENCES rounds(id) ON DELETE CASCADE,
     data     BLOB NOT NULL                -- the checkpoint file's bytes
+);
+CREATE TABLE video_claims (
+    video_id     INTEGER PRIMARY KEY REFERENCES videos(id) ON DELETE CASCADE,
+    member       TEXT NOT NULL,           -- who labels it (user@host)
+    session      TEXT NOT NULL,           -- which window: an id of its own per opening
+    heartbeat_at TEXT NOT NULL            -- renewed while the window has it (server clock)
 );
 CREATE TABLE video_edits (
     video_id INTEGER PRIMARY KEY REFERENCES videos(id) ON DELETE CASCADE,

@@ -29,3 +29,9 @@ class LabelEvents(QObject):
     labelsChanged = Signal(int, int)
     classesChanged = Signal()
     editFailed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        #: videos this window shows read-only (another team member has them), with the reason
+        #: an edit is refused: the label commands check it
+        self.read_only: dict[int, str] = {}

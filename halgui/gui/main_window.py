@@ -28,7 +28,7 @@ from halgui.core.connection import ReadOnlyProject
 from halgui.core.errors import HalguiError
 from halgui.core.frame_cache import FrameCache
 from halgui.core.labels import class_keys
-from halgui.core.locations import database_name, is_url, open_project
+from halgui.core.locations import database_name, is_url, open_project, remember_media_root
 from halgui.core.lock import ProjectInUse
 from halgui.core.project import Project, VideoRecord
 from halgui.gui import commands, menus
@@ -48,6 +48,7 @@ from halgui.gui.proxies import ProxyController
 from halgui.gui.round_panel import RoundController
 from halgui.gui.start_page import StartPage, add_recent, fill_recent_menu, recent_projects
 from halgui.gui.timeline import TimelinePanel
+from halgui.gui.video_claims import VideoClaims
 from halgui.gui.video_list import VideoList
 from halgui.gui.worker import JobSource, Worker
 
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanel()
         self.rounds = RoundController(self)
         self.live_edits = LiveEdits(self.events, self)
+        self.claims = VideoClaims(self.events, self)
         self.model_view = ModelOverlay(self)
         self.docks = {
             "videos": self._dock("Videos", self.video_list, Qt.DockWidgetArea.LeftDockWidgetArea),
@@ -125,6 +127,7 @@ class MainWindow(QMainWindow):
         self.events.classesChanged.connect(self._fill_class_menu)
         self.events.editFailed.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.rounds.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.claims.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.rounds.runningChanged.connect(lambda _: self._enable_actions())
         self.rounds.ended.connect(self._round_ended)
         self.proxies.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
@@ -178,6 +181,7 @@ class MainWindow(QMainWindow):
         self.model_view.set_project(project, self.canvas)
         self.rounds.watch(project)
         self.live_edits.watch(project)
+        self.claims.watch(project)
         add_recent(self.settings, project.url or project.folder)
         if project.url is None:  # the app reopens the last folder, not a server
             self.settings.setValue("recent/last", str(project.folder))
@@ -237,6 +241,7 @@ class MainWindow(QMainWindow):
         self.worker.shutdown()
         self.rounds.shutdown()
         self.live_edits.watch(None)
+        self.claims.watch(None)
         self.proxies.shutdown()
         self.model_view.set_project(None)
         self._close_video()
@@ -303,9 +308,14 @@ class MainWindow(QMainWindow):
     def open_video(self, video_id: int) -> None:
         if self.project is None or self.canvas is None:
             return
+        video = self.project.video(video_id)
+        if not self.claims.enter(video_id, video.name):  # someone else has it: not opened
+            if self.video is not None:
+                self.video_list.select_video(self.video.id)
+            return
         self.timeline.player.pause()
         self._close_video()
-        self.video = video = self.project.video(video_id)
+        self.video = video
         if video.path is not None:
             try:
                 self.frames = FrameCache.for_record(video, proxies=self.proxies.store)
@@ -384,6 +394,7 @@ class MainWindow(QMainWindow):
         project = self.project
         if project is None:
             return False
+        remember_media_root(project, folder)  # a shared project: this computer's from now on
 
         def done(result: object) -> None:
             self.video_list.refresh()
@@ -453,19 +464,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Round settings saved: the next round uses them", 5000)
 
     def proxy_settings(self) -> None:
-        from halgui.core.proxy import ProxySettings
-        from halgui.gui.dialogs.proxy_settings import ProxySettingsDialog
-
-        if self.project is None or self.proxies.store is None:
-            return
-        dialog = ProxySettingsDialog(ProxySettings.load(self.project), self.proxies.store, self)
-        if dialog.exec():
-            try:
-                dialog.values().save(self.project)
-            except HalguiError as exc:
-                show_error(self, "Cannot save the proxy settings", exc)
-                return
-            self.proxies.apply(dialog.values())
+        self.proxies.edit_settings(self)
 
     def accept_model_boxes(self) -> None:
         """The model's boxes on the shown frame become keyframe boxes (one undo step)."""

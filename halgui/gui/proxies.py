@@ -13,6 +13,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
+from halgui.core.errors import HalguiError
 from halgui.core.progress import Progress
 from halgui.core.project import Project
 from halgui.core.proxy import (
@@ -22,6 +23,7 @@ from halgui.core.proxy import (
     build_proxies,
     wanted_proxies,
 )
+from halgui.gui.dialogs.messages import show_error
 from halgui.gui.worker import Worker
 
 __all__ = ["ProxyController"]
@@ -82,6 +84,21 @@ class ProxyController(QObject):
         self.bar.setRange(0, 0)
         self.bar.show()
         self.worker.start(lambda cancel: build_proxies(store, todo, cancel, background=True))
+
+    def edit_settings(self, parent: QWidget) -> None:
+        """Edit > Proxy settings: the dialog; what it saves is applied at once."""
+        from halgui.gui.dialogs.proxy_settings import ProxySettingsDialog
+
+        if self._project is None or self.store is None:
+            return
+        dialog = ProxySettingsDialog(ProxySettings.load(self._project), self.store, parent)
+        if dialog.exec():
+            try:
+                dialog.values().save(self._project)
+            except HalguiError as exc:
+                show_error(parent, "Cannot save the proxy settings", exc)
+                return
+            self.apply(dialog.values())
 
     def apply(self, settings: ProxySettings) -> None:
         """New settings (already saved): trim to the budget; stop building if proxies are off,
