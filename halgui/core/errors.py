@@ -28,6 +28,11 @@ class ProjectError(FileProblem):
     """The project folder or its database cannot be used as asked (and was not changed)."""
 
 
+class ServerUnreachable(ProjectError):
+    """A shared project's server cannot be reached now, or ended the connection mid-edit;
+    nothing was changed, and the next step tries again (the app says so in one line)."""
+
+
 class VideoError(FileProblem):
     """A video is missing, corrupt, truncated or in a format that cannot be decoded."""
 

@@ -28,7 +28,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from halgui.core import connection, postgres_sql, schema
-from halgui.core.errors import ProjectError
+from halgui.core.errors import ProjectError, ServerUnreachable
 from halgui.core.postgres_sql import label
 
 #: Seconds to wait for the server to answer a new connection.
@@ -103,16 +103,41 @@ class Connection:
 
     engine = "postgresql"
 
-    def __init__(self, raw: psycopg.Connection[Any], where: str) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], where: str,
+                 reopen: Callable[[], psycopg.Connection[Any]] | None = None) -> None:
         self._raw = raw
         self.where = where
+        self._reopen = reopen
+        self._in_transaction = False
 
     def execute(self, sql: str, args: Iterable[object] = ()) -> Cursor:
+        """One statement. Outside a transaction (a read, or the ``BEGIN`` that starts an
+        edit) a connection the server ended (a restart, a network drop) is opened again and
+        the statement run once more; inside one the transaction is lost, so the loss is an
+        error and the store's rollback leaves nothing half-written."""
         head = sql.strip().upper()
+        if head == "ROLLBACK" and self._raw.broken:  # the server rolled it back already
+            self._in_transaction = False
+            return Cursor(None)
+        retry = not self._in_transaction and self._reopen is not None
+        try:
+            return self._execute(sql, args, head)
+        except ServerUnreachable:
+            if not retry or not self._raw.broken:
+                raise
+        assert self._reopen is not None
+        self._raw.close()
+        self._raw = self._reopen()  # can fail: the server is still away (one line)
+        return self._execute(sql, args, head)
+
+    def _execute(self, sql: str, args: Iterable[object], head: str) -> Cursor:
+        if head in ("COMMIT", "ROLLBACK"):
+            self._in_transaction = False
         if head in ("BEGIN", "BEGIN IMMEDIATE"):
             level = "REPEATABLE READ" if head == "BEGIN" else "READ COMMITTED"
             with _translated(self.where):
                 self._raw.execute(f"BEGIN ISOLATION LEVEL {level}")
+            self._in_transaction = True
             return Cursor(self._raw.cursor())
         text, order = postgres_sql.statement(sql)
         target = postgres_sql.insert_target(sql)
@@ -158,7 +183,8 @@ def _translated(where: str) -> Iterator[None]:
     except _BUSY as exc:
         raise BusyError(f"database is locked ({exc.diag.message_primary})") from exc
     except psycopg.OperationalError as exc:
-        raise ProjectError(where, f"lost its connection to the server ({_first_line(exc)})"
+        raise ServerUnreachable(where, "lost its connection to the server "
+                                       f"({_first_line(exc)})"
                            ) from exc
 
 
@@ -171,17 +197,22 @@ def _first_line(exc: Exception) -> str:
 def connect(url: str, timeout: float = connection.DEFAULT_BUSY_TIMEOUT_S, *,
             read_only: bool = False) -> Connection:
     """A connection to the database at ``url``; a lock waited for longer than ``timeout``
-    seconds ends in :class:`BusyError`; ``read_only``: the server refuses every write."""
-    where = label(url)
-    try:
-        raw = psycopg.connect(url, autocommit=True, row_factory=_rows,
-                              connect_timeout=CONNECT_TIMEOUT_S)
-    except psycopg.Error as exc:
-        raise ProjectError(where, f"cannot be reached ({_first_line(exc)})") from exc
-    raw.execute(f"SET lock_timeout = {max(1, round(timeout * 1000))}")
-    if read_only:
-        raw.execute("SET default_transaction_read_only = on")
-    return Connection(raw, where)
+    seconds ends in :class:`BusyError`; ``read_only``: the server refuses every write. It
+    opens itself again after the server ended it (see :meth:`Connection.execute`)."""
+
+    def open_raw() -> psycopg.Connection[Any]:
+        try:
+            raw = psycopg.connect(url, autocommit=True, row_factory=_rows,
+                                  connect_timeout=CONNECT_TIMEOUT_S)
+            raw.execute(f"SET lock_timeout = {max(1, round(timeout * 1000))}")
+            if read_only:
+                raw.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as exc:
+            raise ServerUnreachable(label(url), f"cannot be reached ({_first_line(exc)})"
+                                    ) from exc
+        return raw
+
+    return Connection(open_raw(), label(url), open_raw)
 
 
 def open_database(url: str, *, read_only: bool | str = False,

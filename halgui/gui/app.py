@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 from halgui import __version__
 from halgui.core.device import detect_device
 from halgui.core.error_report import log_failure, log_to_file
+from halgui.core.errors import ServerUnreachable
 from halgui.core.locations import is_url
 from halgui.gui.icons import app_icon
 
@@ -85,13 +86,17 @@ def run(project_dir: Path | str | None = None) -> int:
 
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """An exception that escaped a slot: a message box (the file and the reason for a
-    HalguiError, a bug to report otherwise), a bug's traceback in the log. The app keeps
-    running."""
+    HalguiError, a bug to report otherwise), a bug's traceback in the log; a shared project's
+    server out of reach is one line in the status bar instead. The app keeps running."""
     from halgui.gui.dialogs.messages import show_error
 
     if issubclass(kind, KeyboardInterrupt):
         QApplication.quit()
         return
     log_failure(exc, "an event handler")
-    if QApplication.instance() is not None:
-        show_error(QApplication.activeWindow(), "halgui", exc)
+    window = QApplication.activeWindow()
+    if isinstance(exc, ServerUnreachable) and isinstance(window, QMainWindow):
+        window.statusBar().showMessage(f"{exc}. Nothing was changed; try again when it is "
+                                       "back.", 15000)  # one line, no box per click meanwhile
+    elif QApplication.instance() is not None:
+        show_error(window, "halgui", exc)

@@ -79,9 +79,22 @@ class Server:
         with psycopg.connect(self.url("postgres"), autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def start_server(self) -> None:
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
+                 "-o", f"\"-p {PORT} -k {self.root} {SETTINGS}\"", "start")
+
+    def restart(self) -> None:
+        """``pg_ctl restart``: every session ends; the server comes back with its data."""
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-m",
+                 "fast", "-w", "restart")
+
+    def stop_server(self) -> None:
+        """Stop the server, keeping its data (``start_server`` starts it again)."""
+        self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
     def stop(self) -> None:
         try:
-            self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+            self.stop_server()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -104,8 +117,7 @@ def start() -> Server:
     try:
         server.run("initdb", "-D", str(server.data), "-A", "trust", "-U", USER, "-E", "UTF8",
                    "--no-sync")
-        server.run("pg_ctl", "-D", str(server.data), "-l", str(root / "server.log"), "-w",
-                   "-o", f"\"-p {PORT} -k {root} {SETTINGS}\"", "start")
+        server.start_server()
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise

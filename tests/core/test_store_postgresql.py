@@ -15,6 +15,7 @@ from halgui.core import postgres_sql, schema
 from halgui.core.annotations import Box
 from halgui.core.errors import ProjectError
 from halgui.core.project import Project
+from tests.core import pg_server
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_a_version_2_project_gets_the_round_queue_and_shared_checkpoints(url, tm
     with Project.create_url(url, tmp_path / "local") as p:
         p.add_class("walk")
     with raw(url) as conn:  # the project as version 2 made it
-        conn.execute("DROP TABLE round_models, round_requests, video_edits")
+        conn.execute("DROP TABLE round_models, round_requests, video_claims, video_edits")
         conn.execute("UPDATE meta SET value = '2' WHERE key = %s", (schema.META_VERSION,))
     with Project.open_url(url, tmp_path / "local") as p:
         assert [c.name for c in p.classes()] == ["walk"]
@@ -178,17 +179,60 @@ def test_an_unreachable_server_is_one_line(tmp_path):
     assert "\n" not in str(caught.value)
 
 
-def test_a_lost_connection_is_one_line_and_keeps_what_was_saved(url, tmp_path):
+def end_sessions(url):
+    """The server ends every other session of the database (a restart, an administrator)."""
+    with raw(url) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+def test_a_connection_the_server_ended_between_edits_is_opened_again(url, tmp_path):
     with Project.create_url(url, tmp_path / "local") as p:
         p.add_class("walk")
-        with raw(url) as admin:  # the server ends the session (a restart, an administrator)
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                          " WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        with pytest.raises(ProjectError, match="lost its connection to the server") as caught:
-            p.add_class("run")
-        assert "\n" not in str(caught.value)
+        end_sessions(url)
+        p.add_class("run")  # the edit starts on a new connection: nothing is lost
+        end_sessions(url)
+        assert [c.name for c in p.classes()] == ["walk", "run"]  # and so does a read
     with Project.open_url(url, tmp_path / "local") as p:
-        assert [c.name for c in p.classes()] == ["walk"]
+        assert [c.name for c in p.classes()] == ["walk", "run"]
+
+
+def test_a_connection_lost_inside_an_edit_is_one_line_and_nothing_half_written(url,
+                                                                               tmp_path):
+    with Project.create_url(url, tmp_path / "local") as p:
+        p.add_class("walk")
+        lost = pytest.raises(ProjectError, match="lost its connection to the server")
+        with lost as caught, p.transaction():
+            p.add_class("run")
+            end_sessions(url)
+            p.add_class("jump")
+        assert "\n" not in str(caught.value)
+        p.add_class("wave")  # the next edit works again
+    with Project.open_url(url, tmp_path / "local") as p:
+        assert [c.name for c in p.classes()] == ["walk", "wave"]
+
+
+@pytest.fixture(scope="module")
+def own_server():
+    """A server of this module's own, to restart (the session's one serves other tests)."""
+    server = pg_server.start()
+    yield server
+    server.stop()
+
+
+def test_a_restarted_server_is_one_line_while_down_and_loses_nothing(own_server, tmp_path):
+    url = own_server.new_database()
+    with Project.create_url(url, tmp_path / "local") as p:
+        p.add_class("walk")
+        own_server.stop_server()
+        with pytest.raises(ProjectError, match="cannot be reached") as caught:
+            p.add_class("run")  # while it is down: one line, nothing changed
+        assert "\n" not in str(caught.value)
+        own_server.start_server()
+        p.add_class("run")  # back: the edit is made again and kept
+        own_server.restart()
+        p.add_class("jump")
+        assert [c.name for c in p.classes()] == ["walk", "run", "jump"]
 
 
 def test_a_restored_id_moves_the_sequence_past_it(url, tmp_path):

@@ -149,3 +149,87 @@ def test_another_member_s_box_appears_in_the_open_window_within_two_seconds(
     window.live_edits.poll()
     assert seen == [frame + 1]
     assert window.project.labeled_frames(window.video.id) == {frame, frame + 1}
+
+
+def test_a_video_another_window_has_opens_read_only_or_is_taken_over(
+        window, shared, qtbot, tmp_path, monkeypatch):
+    from halgui.core import claims
+    from halgui.gui import video_claims
+
+    assert window.open_project(shared), window.errors
+    video = window.video.id
+    (held,) = claims.holders(window.project).items()
+    assert held[0] == video and held[1].session == window.claims.session
+    other = MainWindow(QSettings(str(tmp_path / "other.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(other)
+    failures: list[str] = []
+    other.events.editFailed.connect(failures.append)
+    answers = iter([video_claims.READ_ONLY, video_claims.TAKE_OVER])
+    asked: list[str] = []
+
+    def answer(parent, name, holder):
+        asked.append(holder.member)
+        return next(answers)
+
+    monkeypatch.setattr(video_claims, "ask_about_claim", answer)
+    try:
+        assert other.open_project(shared)
+        assert asked == [window.claims.member] and other.video.id == video
+        other.label_panel.mark_labeled()  # refused: the first window has the video
+        assert len(failures) == 1 and "read-only here" in failures[0]
+        assert other.project.labeled_frames(video) == frozenset()
+        other.open_video(video)  # asked again: this time taken over
+        assert len(asked) == 2 and claims.holders(other.project)[video].session == \
+            other.claims.session
+        window.claims.renew()  # the first window learns it at its next renewal
+        assert "took it over" in window.events.read_only[video]
+        other.label_panel.mark_labeled()
+        assert len(failures) == 1 and other.project.labeled_frames(video) != frozenset()
+        other.close_project()
+        assert video not in claims.holders(window.project)  # given up on closing
+    finally:
+        other.close()
+
+
+@pytest.fixture(scope="module")
+def own_server():
+    """A server of this module's own, to stop and start (the session's serves other tests)."""
+    from tests.core import pg_server
+
+    server = pg_server.start()
+    yield server
+    server.stop()
+
+
+def test_a_window_says_one_line_while_the_server_is_down_and_goes_on_after(
+        window, own_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    url = own_server.new_database()
+    with create_project(url) as project:
+        project.add_class("walk")
+        run_to_end(add_videos(project, [write_mp4(tmp_path / "a.mp4", n_frames=30)]))
+    assert window.open_project(url), window.errors
+    from halgui.core.errors import ServerUnreachable
+    from halgui.gui import app
+
+    own_server.stop_server()
+    try:
+        with pytest.raises(ServerUnreachable) as down:  # the click's read of the frame
+            window.label_panel.mark_labeled()
+        window.live_edits.poll()  # the window's looks at the server wait for it quietly
+        window.claims.renew()
+        window.rounds.shared.poll()
+    finally:
+        own_server.start_server()
+    # what escapes a click is one line in the status bar, not a message box per click
+    monkeypatch.setattr(app.QApplication, "activeWindow", staticmethod(lambda: window))
+    from halgui.gui.dialogs import messages
+
+    monkeypatch.setattr(messages, "show_error", lambda *a: pytest.fail("a message box"))
+    app._excepthook(ServerUnreachable, down.value, None)
+    line = window.statusBar().currentMessage()
+    assert "cannot be reached" in line and "Nothing was changed" in line and "\n" not in line
+    window.label_panel.mark_labeled()  # back: the edit is made, and kept
+    frame = window.canvas.current_frame()
+    with open_project(url) as other:
+        assert other.labeled_frames(window.video.id) == {frame}
