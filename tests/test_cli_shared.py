@@ -136,3 +136,19 @@ def test_remember_is_for_a_shared_project(tmp_path):
     folder = tmp_path / "p"
     assert halgui("new", folder).returncode == 0
     one_line_error(halgui("link", folder, tmp_path, "--remember"), "--remember is for a shared")
+
+
+def test_a_wrong_password_is_one_line_without_the_password(tmp_path):
+    from tests.core import pg_server
+
+    server = pg_server.start(password="right-one")
+    try:
+        url = server.new_database()  # made with the right password
+        assert halgui("new", url, "--classes", "walk").returncode == 0
+        wrong = server.url(url.split("/")[3].split("?")[0], password="wrong-one")
+        result = halgui("info", wrong)
+        one_line_error(result, "cannot be reached", "password authentication failed")
+        assert "wrong-one" not in result.stderr and "right-one" not in result.stderr
+        assert halgui("info", url).returncode == 0
+    finally:
+        server.stop()

@@ -48,14 +48,18 @@ class Server:
 
     bin: Path
     root: Path
+    #: the halgui user's password where the server asks for one (``start(password=...)``)
+    password: str | None = None
     _numbers: itertools.count = field(default_factory=itertools.count)
 
     @property
     def data(self) -> Path:
         return self.root / "data"
 
-    def url(self, database: str) -> str:
-        return f"postgresql://{USER}@/{database}?host={self.root}&port={PORT}"
+    def url(self, database: str, password: str | None = None) -> str:
+        secret = password or self.password
+        user = USER if secret is None else f"{USER}:{secret}"
+        return f"postgresql://{user}@/{database}?host={self.root}&port={PORT}"
 
     def run(self, *args: str) -> None:
         command = " ".join([str(self.bin / args[0]), *args[1:]])
@@ -99,8 +103,9 @@ class Server:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start() -> Server:
-    """Make and start a cluster; raise RuntimeError saying what is missing where it cannot."""
+def start(password: str | None = None) -> Server:
+    """Make and start a cluster; raise RuntimeError saying what is missing where it cannot.
+    With ``password`` the server asks for it (scram-sha-256) instead of trusting its socket."""
     bin_dir = find_bin()
     if bin_dir is None or not (bin_dir / "initdb").is_file():
         raise RuntimeError(f"no PostgreSQL server binaries (initdb, pg_ctl) found: {INSTALL_HINT}")
@@ -113,9 +118,16 @@ def start() -> Server:
             raise RuntimeError(f"running as root needs a 'postgres' user: {INSTALL_HINT}"
                                ) from None
         os.chown(root, owner.pw_uid, owner.pw_gid)
-    server = Server(bin_dir, root)
+    server = Server(bin_dir, root, password)
+    auth = ["-A", "trust"]
+    if password is not None:
+        pwfile = root / "password"
+        pwfile.write_text(password)
+        if os.geteuid() == 0:
+            os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
+        auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
     try:
-        server.run("initdb", "-D", str(server.data), "-A", "trust", "-U", USER, "-E", "UTF8",
+        server.run("initdb", "-D", str(server.data), *auth, "-U", USER, "-E", "UTF8",
                    "--no-sync")
         server.start_server()
     except BaseException:

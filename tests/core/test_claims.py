@@ -61,3 +61,44 @@ def test_released_claims_free_their_videos(project, videos):
     claims.release(project, "w1")
     assert claims.holders(project) == {}
     assert claims.claim(project, a, "bob@lab", "w2") is None
+
+
+KILLED_MID_EDIT = """
+import sys, time
+from halgui.core import claims
+from halgui.core.annotations import Box
+from halgui.core.locations import open_project
+project = open_project(sys.argv[1])
+claims.claim(project, int(sys.argv[2]), "ann@desk", "killed-window")
+with project.transaction():
+    track = project.add_track(int(sys.argv[2]), 1)
+    project.set_keyframe(track, 4, Box(1, 2, 30, 40))
+    print("mid-edit", flush=True)
+    time.sleep(60)  # killed here: the transaction never commits
+"""
+
+
+def test_a_desktop_killed_mid_edit_leaves_nothing_half_written_and_its_claim_expires(
+        project, videos, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    a, _ = videos
+    project.add_class("walk")
+    where = project.url or str(project.folder)
+    with subprocess.Popen([sys.executable, "-c", KILLED_MID_EDIT, where, str(a)],
+                          stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, "HALGUI_BUSY_TIMEOUT": "5"}) as child:
+        try:
+            assert child.stdout.readline().strip() == "mid-edit"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(10)
+    assert project.tracks(a) == []  # the edit it was making is gone whole
+    held = claims.claim(project, a, "bob@lab", "w2", config=ClaimConfig(expire_s=1.0))
+    assert held is not None and held.member == "ann@desk"  # still fresh: bob is told
+    time.sleep(1.2)  # nobody renews it
+    assert claims.claim(project, a, "bob@lab", "w2", config=ClaimConfig(expire_s=1.0)) is None
