@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from halgui.core.project import Project
 from halgui.core.server_time import NOW, age_s
 
-__all__ = ["ClaimConfig", "Holder", "claim", "holders", "release", "renew"]
+__all__ = ["ClaimConfig", "Holder", "claim", "holder", "holders", "release", "renew"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,13 @@ def release(project: Project, session: str, video_id: int | None = None) -> None
         else:
             c.execute("DELETE FROM video_claims WHERE session = ? AND video_id = ?",
                       (session, video_id))
+
+
+def holder(project: Project, video_id: int) -> Holder | None:
+    """Who has ``video_id`` now, live or expired (None: nobody claimed it)."""
+    rows = project.query(f"SELECT member, session, heartbeat_at, {NOW} FROM video_claims"
+                         " WHERE video_id = ?", (video_id,))
+    return None if not rows else Holder(rows[0][0], rows[0][1], age_s(rows[0][2], rows[0][3]))
 
 
 def holders(project: Project, config: ClaimConfig | None = None) -> dict[int, Holder]:

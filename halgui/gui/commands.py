@@ -84,9 +84,9 @@ class _LabelCommand(QUndoCommand):
 
     def _apply(self, step: Callable[[], None], verb: str) -> None:
         def checked() -> None:  # in the step's transaction: a conflict changes nothing
-            if self.video_id in self.events.read_only:
-                raise HalguiError(f"this video is read-only here: "
-                                  f"{self.events.read_only[self.video_id]}")
+            why = self.events.edit_guard(self.video_id)
+            if why is not None:
+                raise HalguiError(f"this video is read-only here: {why}")
             expected = self._left_by_undo if verb == "redo" else self._left_by_redo
             if verb and self._state() != expected:
                 raise HalguiError(CONFLICT)

@@ -7,6 +7,8 @@ itself (core) knows nothing of Qt, so this QObject is the GUI's single change ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Signal
 
 __all__ = ["LabelEvents"]
@@ -35,3 +37,6 @@ class LabelEvents(QObject):
         #: videos this window shows read-only (another team member has them), with the reason
         #: an edit is refused: the label commands check it
         self.read_only: dict[int, str] = {}
+        #: asked inside each edit's transaction: why the video may not be edited now (another
+        #: window took it over since the last look), or None
+        self.edit_guard: Callable[[int], str | None] = lambda video_id: None

@@ -3,10 +3,11 @@
 Opening a video for editing claims it. When another member's window has it, the labeler is
 asked: open it read-only (every edit is then refused with the reason, see
 :attr:`LabelEvents.read_only`), take it over, or not open it. The window renews its claim while
-the video is open; when a renewal finds it was taken over, the video turns read-only here and
-the status bar says who took it. Closing the video or the project gives the claim up; a window
-that dies leaves a claim that expires. Folder projects need none of this: their lock file keeps
-a second window read-only already.
+the video is open; each edit checks, in its transaction, that the claim is still the window's,
+and a video taken over turns read-only here (the status bar says who took it at the next
+renewal), so two windows never edit one video at once. Closing the video or the project gives
+the claim up; a window that dies leaves a claim that expires. Folder projects need none of
+this: their lock file keeps a second window read-only already.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class VideoClaims(QObject):
             self._timer.stop()
         else:
             self._timer.start()
+        self.events.edit_guard = self.why_not_editable
 
     def enter(self, video_id: int, name: str) -> bool:
         """Claim ``video_id`` before it is shown; False when the labeler chose not to open it.
@@ -101,6 +103,21 @@ class VideoClaims(QObject):
             self.events.read_only[video_id] = f"{holder.member} is labeling it"
             self.message.emit(f"{name} is open read-only: {holder.member} is labeling it")
         return True
+
+    def why_not_editable(self, video_id: int) -> str | None:
+        """Why ``video_id`` may not be edited here now, or None: read-only from the start, or
+        taken over by another window since the last renewal (asked in each edit, so two
+        windows never edit one video at once)."""
+        if video_id in self.events.read_only:
+            return self.events.read_only[video_id]
+        if self._project is None or video_id != self._video:
+            return None
+        holder = claims.holder(self._project, video_id)
+        if holder is None or holder.session == self.session:
+            return None
+        self.events.read_only[video_id] = f"{holder.member} took it over"
+        self._video = None
+        return self.events.read_only[video_id]
 
     @Slot()
     def renew(self) -> None:

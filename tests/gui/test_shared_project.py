@@ -181,7 +181,12 @@ def test_a_video_another_window_has_opens_read_only_or_is_taken_over(
         other.open_video(video)  # asked again: this time taken over
         assert len(asked) == 2 and claims.holders(other.project)[video].session == \
             other.claims.session
-        window.claims.renew()  # the first window learns it at its next renewal
+        mine: list[str] = []
+        window.events.editFailed.connect(mine.append)
+        window.label_panel.mark_labeled()  # its next edit already finds the claim gone
+        assert len(mine) == 1 and "took it over" in mine[0]
+        assert window.project.labeled_frames(video) == frozenset()
+        window.claims.renew()
         assert "took it over" in window.events.read_only[video]
         other.label_panel.mark_labeled()
         assert len(failures) == 1 and other.project.labeled_frames(video) != frozenset()
