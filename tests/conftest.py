@@ -30,3 +30,19 @@ def pg() -> Iterator[pg_server.Server]:
         pytest.fail(f"the PostgreSQL tests need a PostgreSQL server: {exc}", pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def url(pg) -> Iterator[str]:
+    """An empty database of the session's server, dropped after the test."""
+    made = pg.new_database()
+    yield made
+    pg.drop_database(made)
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    """This computer's folders of shared projects (under the user data folder) go under the
+    test's folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data"

@@ -19,18 +19,9 @@ from tests.core.videos import write_mp4
 from tests.test_cli import halgui
 from tests.test_cli_project_access import one_line_error
 
-
-@pytest.fixture
-def url(pg):
-    made = pg.new_database()
-    yield made
-    pg.drop_database(made)
-
-
-@pytest.fixture(autouse=True)
-def data_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    return tmp_path / "data"
+# url: an empty database of the session's server; data_home: this computer's folders of
+# shared projects under the test's folder (both in tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("data_home")
 
 
 @pytest.fixture

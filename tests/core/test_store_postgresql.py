@@ -18,13 +18,6 @@ from halgui.core.project import Project
 from tests.core import pg_server
 
 
-@pytest.fixture
-def url(pg):
-    made = pg.new_database()
-    yield made
-    pg.drop_database(made)
-
-
 def raw(url: str) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True)
 

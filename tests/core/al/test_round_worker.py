@@ -23,16 +23,7 @@ FAST = QueueConfig(heartbeat_s=0.05, poll_s=0.05)
 
 def filled(store, dataset, p=None):  # noqa: F811
     """A project on ``store``'s engine (or ``p``) with the synthetic videos and classes."""
-    document, out = dataset
-    p = p or store.create()
-    for c in document["classes"]:
-        p.add_class(c["name"], c["color"])
-    from halgui.core.ingest import add_videos
-
-    result = run_to_end(add_videos(p, [out / v["path"] for v in document["videos"]]))
-    for vid, v in zip(result.added, document["videos"], strict=True):
-        p.set_split(vid, v["split"])
-    return p
+    return new_project(None, dataset, p or store.create())
 
 
 def where(project):

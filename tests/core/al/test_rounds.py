@@ -38,9 +38,11 @@ def dataset(tmp_path_factory):
     return json.loads(gt.read_text()), out
 
 
-def new_project(folder, dataset):
+def new_project(folder, dataset, p=None):
+    """A project in ``folder`` (or ``p``, on either engine) with the dataset's classes and
+    videos, each in its split."""
     document, out = dataset
-    p = Project.create(folder)
+    p = p or Project.create(folder)
     for c in document["classes"]:
         p.add_class(c["name"], c["color"])
     result = run_to_end(add_videos(p, [out / v["path"] for v in document["videos"]]))
