@@ -20,6 +20,7 @@ SQLite's does (``database is locked``), which the store reports as a busy projec
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -33,6 +34,9 @@ from halgui.core.postgres_sql import label
 
 #: Seconds to wait for the server to answer a new connection.
 CONNECT_TIMEOUT_S = 10
+#: After a failed reconnect, seconds before the next one is tried (each try may wait up to
+#: CONNECT_TIMEOUT_S on a network that drops packets; a window's timers must not).
+RECONNECT_PAUSE_S = 3.0
 #: SQLite's words for PostgreSQL's constraint errors (by SQLSTATE), which the store matches.
 _CONSTRAINT = {
     "23505": "UNIQUE constraint failed",
@@ -109,6 +113,7 @@ class Connection:
         self.where = where
         self._reopen = reopen
         self._in_transaction = False
+        self._next_try = 0.0  # no new connection is tried before this (time.monotonic)
 
     def execute(self, sql: str, args: Iterable[object] = ()) -> Cursor:
         """One statement. Outside a transaction (a read, or the ``BEGIN`` that starts an
@@ -123,11 +128,18 @@ class Connection:
         try:
             return self._execute(sql, args, head)
         except ServerUnreachable:
-            if not retry or not self._raw.broken:
+            if not retry or not (self._raw.broken or self._raw.closed):
                 raise
         assert self._reopen is not None
+        if time.monotonic() < self._next_try:  # a window's timers must not wait on it
+            raise ServerUnreachable(self.where, "cannot be reached (trying again in a few "
+                                                "seconds)")
         self._raw.close()
-        self._raw = self._reopen()  # can fail: the server is still away (one line)
+        try:
+            self._raw = self._reopen()
+        except ServerUnreachable:  # still away: one line, and no new try for a while
+            self._next_try = time.monotonic() + RECONNECT_PAUSE_S
+            raise
         return self._execute(sql, args, head)
 
     def _execute(self, sql: str, args: Iterable[object], head: str) -> Cursor:

@@ -7,7 +7,9 @@ the round is recorded in the transaction that marks its request done. While it r
 with its own connection writes a heartbeat and the round's progress every
 :attr:`QueueConfig.heartbeat_s`, which every member's status bar shows. A round that fails is
 marked failed with the reason and the worker goes on to the next request; a worker stopped
-(Ctrl-C) gives its request back; a worker that dies is found out by its missing heartbeat.
+(Ctrl-C) gives its request back; a worker that dies is found out by its missing heartbeat; a
+server out of reach is waited for (a round cut short by it is retried after its heartbeat
+expires).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from halgui.core import round_queue as queue
 from halgui.core.al.rounds import RoundConfig, RoundResult, run_round
 from halgui.core.error_report import describe_error, log_failure
-from halgui.core.errors import Cancelled, HalguiError
+from halgui.core.errors import Cancelled, HalguiError, ServerUnreachable
 from halgui.core.locations import open_project
 from halgui.core.progress import CancelFlag, Progress
 from halgui.core.project import Project
@@ -43,16 +45,19 @@ def serve(where: str | Path, base: RoundConfig, cancel: CancelFlag, *, device: s
     recorded = 0
     with open_project(where) as project:
         while not cancel.cancelled:
-            request = queue.take(project, name, config)
-            if request is None:
-                if once:
+            try:
+                request = queue.take(project, name, config)
+                if request is None and once:
                     break
+                if request is not None:
+                    result = yield from _run(project, where, request, base, cancel, device,
+                                             name, config)
+                    recorded += result is not None
+                    continue
                 yield Progress("waiting", 0, 0, "waiting for a round request")
-                cancel.wait(config.poll_s)
-                continue
-            result = yield from _run(project, where, request, base, cancel, device, name,
-                                     config)
-            recorded += result is not None
+            except ServerUnreachable as exc:  # a restart: a request cut short is retried
+                yield Progress("waiting", 0, 0, f"waiting for the server: {exc}")
+            cancel.wait(config.poll_s)
     return recorded
 
 

@@ -213,7 +213,13 @@ def own_server():
     server.stop()
 
 
-def test_a_restarted_server_is_one_line_while_down_and_loses_nothing(own_server, tmp_path):
+def test_a_restarted_server_is_one_line_while_down_and_loses_nothing(own_server, tmp_path,
+                                                                      monkeypatch):
+    import time
+
+    from halgui.core import postgres
+
+    monkeypatch.setattr(postgres, "RECONNECT_PAUSE_S", 0.5)
     url = own_server.new_database()
     with Project.create_url(url, tmp_path / "local") as p:
         p.add_class("walk")
@@ -222,6 +228,9 @@ def test_a_restarted_server_is_one_line_while_down_and_loses_nothing(own_server,
             p.add_class("run")  # while it is down: one line, nothing changed
         assert "\n" not in str(caught.value)
         own_server.start_server()
+        with pytest.raises(ProjectError, match="trying again in a few seconds"):
+            p.add_class("run")  # no new connection tried yet: nothing waits on the network
+        time.sleep(0.6)
         p.add_class("run")  # back: the edit is made again and kept
         own_server.restart()
         p.add_class("jump")

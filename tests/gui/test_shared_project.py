@@ -208,7 +208,10 @@ def own_server():
 
 def test_a_window_says_one_line_while_the_server_is_down_and_goes_on_after(
         window, own_server, tmp_path, monkeypatch):
+    from halgui.core import postgres
+
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(postgres, "RECONNECT_PAUSE_S", 0.0)  # back at once, for this test
     url = own_server.new_database()
     with create_project(url) as project:
         project.add_class("walk")
