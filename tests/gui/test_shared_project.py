@@ -241,3 +241,29 @@ def test_a_window_says_one_line_while_the_server_is_down_and_goes_on_after(
     frame = window.canvas.current_frame()
     with open_project(url) as other:
         assert other.labeled_frames(window.video.id) == {frame}
+
+
+def test_a_video_under_this_desktop_s_media_root_shows_as_linked(window, pg, tmp_path,
+                                                                monkeypatch):
+    from halgui.core.locations import remember_media_root
+    from halgui.gui.video_list import FILE_MISSING, LINKED
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    url = pg.new_database()
+    try:
+        media = tmp_path / "media"
+        media.mkdir()
+        with create_project(url) as project:
+            project.add_class("walk")
+            remember_media_root(project, media)
+            run_to_end(add_videos(project, [write_mp4(media / "a.mp4", n_frames=12)]))
+            assert project.query("SELECT path FROM videos")[0][0] == "a.mp4"  # relative
+        assert window.open_project(url), window.errors
+        assert window.video_list.model.media(0) == LINKED and window.frames is not None
+        window.close_project()
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "elsewhere"))  # a desktop not told
+        assert window.open_project(url), window.errors
+        assert window.video_list.model.media(0) == FILE_MISSING
+        window.close_project()
+    finally:
+        pg.drop_database(url)
