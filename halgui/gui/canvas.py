@@ -90,6 +90,7 @@ class Canvas(QGraphicsView):
         self._items: dict[int, BoxItem] = {}
         self._selected: int | None = None
         self._drag: _Drag | None = None
+        self._stale = False  # labels changed elsewhere during a drag: re-read when it ends
         self._space = False
         self._fit = True
 
@@ -326,6 +327,9 @@ class Canvas(QGraphicsView):
                                                   Qt.MouseButton.RightButton):
             return super().mouseReleaseEvent(event)
         self._drag = None
+        if self._stale:
+            self._stale = False
+            self._reload()
         self._rubber.hide()
         self.viewport().unsetCursor()
         pos = event.position().toPoint()
@@ -445,6 +449,9 @@ class Canvas(QGraphicsView):
 
     def _on_labels_changed(self, video_id: int, frame: int) -> None:
         if self._video is not None and video_id == self._video.id:
+            if self._drag is not None:  # another window's edit: never pull a box from under
+                self._stale = True      # the pointer; re-read when the drag ends
+                return
             self._reload()
 
     def _reload(self) -> None:

@@ -4,17 +4,16 @@ Every label edit moves its video's edit count (:mod:`halgui.core.edit_counts`). 
 reads the counts every :attr:`LiveEditsConfig.poll_s` (one small query) and announces each
 video whose count moved since it last looked through :attr:`LabelEvents.labelsChanged`, the
 signal the window's own edits use, so every view re-reads that video as after an undo. The
-window's own edits move the counts too: after each one it takes the counts as seen. While a
-mouse button is down (a box being drawn or dragged) it waits for the next look, so a box is
-never pulled from under the pointer.
+window's own edits move the counts too: after each one it takes the counts as seen. (The
+canvas re-reads a video changed during a drag when the drag ends, so a box is never pulled
+from under the pointer.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, QTimer, Slot
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, QTimer, Slot
 
 from halgui.core.edit_counts import edit_counts
 from halgui.core.errors import HalguiError
@@ -59,7 +58,7 @@ class LiveEdits(QObject):
     @Slot()
     def poll(self) -> None:
         """Look once; announce each video whose count moved."""
-        if self._project is None or QApplication.mouseButtons() != Qt.MouseButton.NoButton:
+        if self._project is None:
             return
         counts = self._counts()
         if counts is None:

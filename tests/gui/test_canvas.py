@@ -221,6 +221,26 @@ def test_dragging_an_interpolated_box_makes_a_keyframe(qtbot, canvas, project, v
     assert boxes[5].y1 == pytest.approx(30 + pb[1] - pa[1], abs=0.01)
 
 
+def test_another_window_s_edit_during_a_drag_is_shown_when_the_drag_ends(
+        qtbot, canvas, project, video, events, class_ids):
+    canvas.set_zoom(1.0)
+    drag_scene(qtbot, canvas, (20, 30), (60, 70))  # a box, then a drag of it begins
+    (track,) = project.tracks(video.id)
+    vp = canvas.viewport()
+    start = canvas.mapFromScene(QPointF(40, 50))
+    qtbot.mousePress(vp, LEFT, NO_MOD, start)
+    qtbot.mouseMove(vp, start + QPoint(10, 10))
+    dragged = canvas._items[track.id]
+    other = project.add_track(video.id, class_ids["walk"])  # another window's box arrives
+    project.set_keyframe(other, 0, Box(80, 80, 100, 110))
+    events.labelsChanged.emit(video.id, -1)
+    assert canvas._items[track.id] is dragged and other not in canvas._items  # not yet
+    qtbot.mouseRelease(vp, LEFT, NO_MOD, start + QPoint(20, 20))
+    assert other in canvas._items  # read when the drag ended, and the drag was kept
+    moved = next(k for k in project.track(track.id).keyframes if k.frame == 0)
+    assert moved.box.x1 > 20
+
+
 def test_paste_previous_and_end_track(qtbot, canvas, project, video, events, undo_stack):
     drag_scene(qtbot, canvas, (20, 30), (60, 70))
     canvas.set_frame(6)
