@@ -79,6 +79,11 @@ class TrainConfig:
     #: processes training data parallel (distributed.py): one per GPU, or sharing the CPU
     nproc: int = 1
 
+    def __post_init__(self) -> None:
+        if not self.trunk_lr_scale > 0:  # 0 would be a frozen trunk that still costs a step
+            raise HalguiError(f"trunk_lr_scale must be more than 0 (to keep stages as they "
+                              f"are: freeze), not {self.trunk_lr_scale}")
+
 
 class ClusterTerm(Protocol):
     """The deep-clustering term of the loss (algorithm.md 5.2), supplied by the caller."""

@@ -119,3 +119,12 @@ def test_the_trunk_learns_at_its_scaled_rate():
     assert set(rates) == {id(p) for p in model.parameters()}
     assert all(rates[i] == pytest.approx(5e-4) for i in trunk)
     assert all(r == pytest.approx(2e-3) for i, r in rates.items() if i not in trunk)
+
+
+def test_a_trunk_learning_rate_of_zero_or_less_is_refused_by_the_config():
+    from halgui.core.errors import HalguiError
+
+    for scale in (0.0, -1.0, float("nan")):
+        with pytest.raises(HalguiError, match="trunk_lr_scale must be more than 0"):
+            TrainConfig(trunk_lr_scale=scale)
+    assert TrainConfig(trunk_lr_scale=0.1).trunk_lr_scale == 0.1
