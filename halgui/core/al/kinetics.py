@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from halgui.core.al.backbones import FREEZE, KINETICS, KINETICS_MEAN, KINETICS_STD
-from halgui.core.al.download import DownloadError, download
 from halgui.core.errors import HalguiError
 from halgui.core.progress import CancelFlag, Progress, run_to_end
 
@@ -125,6 +124,8 @@ def fetch(name: str, cancel: CancelFlag | None = None) -> Generator[Progress, No
     """Download ``name``'s Kinetics-400 weights into torch's cache unless they are there (a
     "fetching weights" phase in MiB); a one-line :class:`HalguiError` naming the backbone,
     the URL and the cache path when that fails."""
+    from halgui.core.al.download import DownloadError, download  # network code: when used
+
     url, cached = weights_source(name)
     try:
         return (yield from download(url, cached, "fetching weights", cancel))
