@@ -152,3 +152,42 @@ def run_to_end_events(work):
             out.append(next(work))
     except StopIteration:
         return out
+
+
+def test_a_worker_waits_out_a_server_restart_and_runs_the_next_request(tmp_path, dataset,  # noqa: F811
+                                                                       monkeypatch):
+    from halgui.core import postgres
+    from tests.core import pg_server
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(postgres, "RECONNECT_PAUSE_S", 0.0)
+    server = pg_server.start()
+    try:
+        url = server.new_database()
+        filled(None, dataset, Project.create_url(url, tmp_path / "desk")).close()
+        cancel, events = CancelFlag(), []
+        work = serve(url, TINY, cancel, name="gpu@w", config=FAST)
+        thread = threading.Thread(target=lambda: events.extend(e for e in work))  # as they come
+        thread.start()
+        try:
+            deadline = time.monotonic() + 20
+            while not events and time.monotonic() < deadline:  # it is waiting for requests
+                time.sleep(0.05)
+            server.stop_server()
+            while not any("waiting for the server" in e.message for e in events) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+            server.start_server()
+            with Project.open_url(url, tmp_path / "desk") as p:
+                queue.request_round(p, "ann@a")
+                while not p.rounds() and time.monotonic() < deadline + 60:
+                    time.sleep(0.1)
+                assert [r.strategy for r in p.rounds()] == ["cold-start"], events[-5:]
+                assert queue.recent(p)[0].state == DONE
+        finally:
+            cancel.cancel()
+            thread.join(30)
+        assert any("waiting for the server" in e.message for e in events)
+        assert not thread.is_alive()
+    finally:
+        server.stop()
