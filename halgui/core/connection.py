@@ -53,6 +53,8 @@ class Opened:
     read_only_reason: str | None
     lock: _lock.ProjectLock | None
     busy_timeout: float
+    #: the schema it has: older than the current one only when opened read-only
+    version: int = schema.SCHEMA_VERSION
 
 
 def open_database(db: Path, *, read_only: bool | str = False, lock: str | None = None,
@@ -67,8 +69,8 @@ def open_database(db: Path, *, read_only: bool | str = False, lock: str | None =
     if read_only or reason is not None:
         reason = read_only if isinstance(read_only, str) else reason or "opened read-only"
         mode = read_mode(folder, db)
-        check_database(db, mode, reason)
-        return Opened(connect(db, mode, timeout), mode, reason, None, timeout)
+        version = check_database(db, mode, reason)
+        return Opened(connect(db, mode, timeout), mode, reason, None, timeout, version)
     version = check_database(db)
     held = _lock.acquire(folder, lock, force=force) if lock is not None else None
     conn = None

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from halgui.core.schema import TEAM_TABLES
+
 __all__ = ["count_edit", "edit_counts"]
 
 _ADD_ONE = " ON CONFLICT (video_id) DO UPDATE SET count = video_edits.count + 1"
@@ -29,5 +31,8 @@ def count_edit(conn: Any, *, video_id: int | None = None, track_id: int | None =
 
 
 def edit_counts(project: Any) -> dict[int, int]:
-    """Each edited video's count (a video never edited is absent)."""
+    """Each edited video's count (a video never edited is absent; none at all in an older
+    project opened read-only, which nothing edits)."""
+    if project.schema_version < TEAM_TABLES:
+        return {}
     return {int(v): int(n) for v, n in project.query("SELECT video_id, count FROM video_edits")}

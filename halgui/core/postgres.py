@@ -243,7 +243,7 @@ def open_database(url: str, *, read_only: bool | str = False,
         raise
     if read_only:
         reason = read_only if isinstance(read_only, str) else "opened read-only"
-        return connection.Opened(conn, connection.RO, reason, None, timeout)
+        return connection.Opened(conn, connection.RO, reason, None, timeout, version)
     return connection.Opened(conn, connection.RW, None, None, timeout)
 
 

@@ -59,8 +59,12 @@ class Project:
     def __init__(self, folder: Path, conn: Any, *, mode: str = connection.RW,
                  read_only_reason: str | None = None, file_lock: ProjectLock | None = None,
                  busy_timeout: float = connection.DEFAULT_BUSY_TIMEOUT_S,
-                 url: str | None = None, media_root: Path | None = None) -> None:
+                 url: str | None = None, media_root: Path | None = None,
+                 version: int = schema.SCHEMA_VERSION) -> None:
         self.folder = folder
+        #: its schema (older than the current one only when opened read-only): a version 2
+        #: project has none of the team's tables (round queue, claims, edit counts)
+        self.schema_version = version
         #: Where this computer keeps a shared project's videos (told once, per machine):
         #: video paths inside it are stored relative to it, so each member's desktop finds them.
         self.media_root = media_root
@@ -131,7 +135,7 @@ class Project:
             for sub in SUBFOLDERS:
                 (folder / sub).mkdir(exist_ok=True)
         return cls(folder, db.conn, mode=db.mode, read_only_reason=db.read_only_reason,
-                   file_lock=db.lock, busy_timeout=db.busy_timeout)
+                   file_lock=db.lock, busy_timeout=db.busy_timeout, version=db.version)
 
     @classmethod
     def create_url(cls, url: str, folder: str | Path, media_root: Path | None = None
@@ -158,7 +162,8 @@ class Project:
         if not db.read_only_reason:
             make_folder(folder)
         return cls(folder, db.conn, mode=db.mode, read_only_reason=db.read_only_reason,
-                   busy_timeout=db.busy_timeout, url=url, media_root=media_root)
+                   busy_timeout=db.busy_timeout, url=url, media_root=media_root,
+                   version=db.version)
 
     @property
     def read_only(self) -> bool:

@@ -43,6 +43,9 @@ OLDEST_READABLE = 1
 NEVER_REUSED = ("videos", "classes", "tracks", "rounds")
 #: Every table with an ``AUTOINCREMENT`` id (an identity column on PostgreSQL), from version 3.
 AUTOINCREMENT = (*NEVER_REUSED, "round_requests")
+#: The first schema with the team's tables (round queue, shared checkpoints, claims, edit
+#: counts): an older project opened read-only has none of them.
+TEAM_TABLES = 3
 #: The first schema of a project on PostgreSQL (none was ever made at version 1).
 FIRST_POSTGRESQL = 2
 #: The ``meta`` rows that stand on PostgreSQL for SQLite's application id and user version.

@@ -17,6 +17,7 @@ from halgui.core import round_queue as queue
 from halgui.core.errors import HalguiError
 from halgui.core.project import Project
 from halgui.core.round_queue import DONE, FAILED, QUEUED, RUNNING, QueueConfig, RoundRequest
+from halgui.core.schema import TEAM_TABLES
 
 __all__ = ["SharedRounds", "describe"]
 
@@ -60,7 +61,8 @@ class SharedRounds(QObject):
 
     def watch(self, project: Project | None) -> None:
         """Follow ``project``'s queue when it is shared; stop following with None."""
-        self._project = project if project is not None and project.url is not None else None
+        self._project = project if project is not None and project.url is not None \
+            and project.schema_version >= TEAM_TABLES else None
         self._open.clear()
         self.label.hide()
         if self._project is None:

@@ -23,6 +23,7 @@ from halgui.core.claims import ClaimConfig, Holder
 from halgui.core.errors import HalguiError
 from halgui.core.project import Project
 from halgui.core.round_queue import member_name
+from halgui.core.schema import TEAM_TABLES
 from halgui.gui.label_events import LabelEvents
 
 __all__ = ["READ_ONLY", "TAKE_OVER", "VideoClaims", "ask_about_claim"]
@@ -69,7 +70,8 @@ class VideoClaims(QObject):
         """Claim videos of ``project`` from now on (a shared one); None: give all up."""
         self._give_up()
         self.events.read_only.clear()
-        self._project = project if project is not None and project.url is not None else None
+        self._project = project if project is not None and project.url is not None \
+            and project.schema_version >= TEAM_TABLES and not project.read_only else None
         if self._project is None:
             self._timer.stop()
         else:

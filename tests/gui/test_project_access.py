@@ -272,3 +272,27 @@ def test_an_edit_in_a_window_on_a_busy_project_says_so(windows, project, video, 
         other.execute("ROLLBACK")
         other.close()
     assert window.undo_stack.count() == 0
+
+
+def test_a_version_1_project_that_cannot_be_written_opens_and_is_watched_quietly(
+        windows, tmp_path, monkeypatch):
+    """An old project on a read-only mount has none of schema 3's tables: the window reads it
+    and its looks for others' edits find nothing to do (and raise nothing)."""
+    import shutil
+    from pathlib import Path
+
+    from halgui.core.project import DB_NAME
+    from tests.core.test_project_access import unwritable
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "data" / "project_v1.halgui",
+                    folder / DB_NAME)
+    unwritable(monkeypatch, folder)
+    win = windows()
+    assert win.open_project(folder)
+    assert win.project.read_only and win.project.schema_version == 1
+    win.live_edits.poll()
+    win.claims.renew()
+    win.rounds.shared.poll()
+    assert [v.name for v in win.project.videos()] == ["a", "b"]
