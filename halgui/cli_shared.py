@@ -14,6 +14,7 @@ from types import FrameType
 from halgui.cli_common import drive, output
 from halgui.core.errors import Cancelled
 from halgui.core.locations import target
+from halgui.core.postgres_sql import label
 from halgui.core.progress import CancelFlag, Progress
 
 __all__ = ["cmd_migrate", "cmd_worker", "register"]
@@ -35,7 +36,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    print(f"halgui worker: taking round requests of {args.dir} "
+    print(f"halgui worker: taking round requests of {label(args.dir)} "
           f"(device {args.device or 'from the Round settings'}); Ctrl-C stops", flush=True)
 
     def say(event: Progress) -> None:

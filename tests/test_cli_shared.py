@@ -142,3 +142,18 @@ def test_a_wrong_password_is_one_line_without_the_password(tmp_path):
         assert halgui("info", url).returncode == 0
     finally:
         server.stop()
+
+
+def test_the_worker_never_prints_a_password(tmp_path):
+    from tests.core import pg_server
+
+    server = pg_server.start(password="s3cret-pw")
+    try:
+        url = server.new_database()
+        assert halgui("new", url, "--classes", "walk").returncode == 0
+        ran = halgui("worker", url, "--once")
+        assert ran.returncode == 0, ran.stderr
+        assert "taking round requests of" in ran.stdout
+        assert "s3cret-pw" not in ran.stdout + ran.stderr
+    finally:
+        server.stop()
