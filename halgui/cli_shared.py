@@ -56,7 +56,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from halgui.core.migrate import migrate
 
     report = drive(migrate(args.dir, args.url, CancelFlag()), quiet=args.json)
-    output({"copied": {table: n for table, n in report.counts.items()},
+    output({"copied": report.counts,
             "checkpoints": report.checkpoints, "local_folder": str(report.local_folder)},
            args.json)
     return 0

@@ -61,8 +61,8 @@ def migrate(folder: str | Path, url: str, cancel: CancelFlag | None = None
         cancel.check()
         yield Progress("writing", 0, 1, label(url))
         expected = {table: len(r[1]) for table, r in rows.items()}
-        stored = {ids[n]: p for n, p in models.items()
-                  if ids[n] not in {r[0] for r in rows["round_models"][1]}}
+        kept = {r[0] for r in rows["round_models"][1]}  # a shared project's, copied as rows
+        stored = {ids[n]: p for n, p in models.items() if ids[n] not in kept}
         expected["round_models"] += len(stored)
 
         def fill(conn: postgres.Connection) -> None:

@@ -293,6 +293,13 @@ class Project:
         shared project this computer's :attr:`media_root` (None: not told one)."""
         return self.folder if self.url is None else self.media_root
 
+    def video_path(self, stored: str) -> Path | None:
+        """A video path as stored, on this computer: a relative one under :attr:`media_base`
+        (None: this desktop was not told where a shared project's videos are)."""
+        path = Path(stored)
+        base = self.media_base
+        return path if path.is_absolute() else None if base is None else base / path
+
     @staticmethod
     def _store_path(path: str | Path, base: Path | None) -> str:
         """``path`` relative to ``base`` when inside it (it moves with it), else absolute."""
@@ -301,7 +308,7 @@ class Project:
             else str(path)
 
     def _video(self, row: Any) -> VideoRecord:
-        path = None if row["path"] is None else _found(self.media_base, row["path"])
+        path = None if row["path"] is None else self.video_path(row["path"])
         return VideoRecord(
             id=row["id"], name=row["name"], path=path, size=row["size"], hash=row["hash"],
             width=row["width"], height=row["height"], fps=row["fps"], n_frames=row["n_frames"],
@@ -575,12 +582,6 @@ class Project:
 
 
 # ---------------------------------------------------------------------- helpers
-def _found(base: Path | None, stored: str) -> Path | None:
-    """A stored video path on this computer: a relative one under ``base`` (None: unknown)."""
-    path = Path(stored)
-    return path if path.is_absolute() else None if base is None else base / path
-
-
 def keyframe_row(r: Any) -> Keyframe:
     """A keyframe as a ``keyframes`` row holds it."""
     return Keyframe(r["frame"], Box(r["x1"], r["y1"], r["x2"], r["y2"]), bool(r["outside"]),

@@ -12,7 +12,6 @@ progress*, *done* or *no media* and reports a double-click (or Enter) as
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
@@ -111,9 +110,12 @@ class VideoListModel(QAbstractTableModel):
     def _check_media(self, rows: list[VideoSummary]) -> None:
         """Whether each linked video's file or folder exists, for new (video, path) pairs."""
         keys = {(r.video_id, r.path) for r in rows if r.path is not None}
-        base = self._project.media_base if self._project is not None else None
         self._present = {key: self._present[key] if key in self._present
-                         else _exists(base, key[1]) for key in keys}
+                         else self._found(key[1]) for key in keys}
+
+    def _found(self, stored: str) -> bool:
+        path = self._project.video_path(stored) if self._project is not None else None
+        return path is not None and path.exists()
 
     def row_of(self, video_id: int) -> int | None:
         return next((i for i, r in enumerate(self._rows) if r.video_id == video_id), None)
@@ -279,10 +281,3 @@ class VideoList(QWidget):
         video_id = index.data(VIDEO_ID_ROLE)
         if video_id is not None:
             self.videoActivated.emit(int(video_id))
-
-
-def _exists(base: Path | None, stored: str) -> bool:
-    """Whether a stored video path is there: a relative one under ``base`` (the project folder,
-    or a shared project's media root on this computer; None: it cannot be found here)."""
-    path = Path(stored)
-    return path.exists() if path.is_absolute() else base is not None and (base / path).exists()

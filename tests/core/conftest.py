@@ -63,3 +63,12 @@ def store(request, tmp_path) -> Iterator[Store]:
     if server is not None:
         for url in made.urls:
             server.drop_database(url)
+
+
+@pytest.fixture
+def project(store) -> Iterator[Project]:
+    """A new project on ``store``'s engine, closed after the test (a test module may define
+    its own ``project``)."""
+    p = store.create()
+    yield p
+    p.close()

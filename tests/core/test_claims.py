@@ -9,11 +9,7 @@ from halgui.core.claims import ClaimConfig
 OLD = "2000-01-01T00:00:00.000Z"
 
 
-@pytest.fixture
-def project(store):  # on both engines (tests/core/conftest.py)
-    p = store.create()
-    yield p
-    p.close()
+# project: a new project on each engine (tests/core/conftest.py)
 
 
 @pytest.fixture

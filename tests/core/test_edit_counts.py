@@ -6,12 +6,7 @@ import pytest
 from halgui.core.annotations import Box, Keyframe
 from halgui.core.edit_counts import edit_counts
 
-
-@pytest.fixture
-def project(store):  # on both engines (tests/core/conftest.py)
-    p = store.create()
-    yield p
-    p.close()
+# project: a new project on each engine (tests/core/conftest.py)
 
 
 def video(p, name):
